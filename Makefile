@@ -1,0 +1,33 @@
+# Every target depends on the virtual environment, so a fresh clone needs nothing but python3.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NAME ?= offline_week
+
+.PHONY: install test scenario e2e lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+scenario: $(STAMP)
+	$(BIN)/syncsim run scenarios/$(NAME).yaml
+
+e2e: $(STAMP)
+	$(BIN)/syncsim e2e scenarios
+
+lint: $(STAMP)
+	$(BIN)/ruff check simulator tests bench
+	$(BIN)/ruff format --check simulator tests bench
+	$(BIN)/mypy --strict simulator
+
+clean:
+	rm -rf $(VENV) reports/*/

@@ -1,0 +1,106 @@
+"""`expect:` bounds on anomaly counts and metrics, parsed at load time and judged after a run.
+
+A bare number is an upper bound (`lost_write: 0` means at most zero); a mapping names its
+comparisons (`{gte: 1}`, `{lte: 1MiB}`, `{lte: 30s}`). Values are read in the metric's unit, so
+sizes and durations may be written as in the rest of the scenario.
+"""
+
+from __future__ import annotations
+
+import difflib
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from simulator.checker.names import EXPECTABLE, METRICS, Unit
+from simulator.scenario.units import parse_duration, parse_size
+
+_OPS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
+    "lte": ("<=", operator.le),
+    "lt": ("<", operator.lt),
+    "gte": (">=", operator.ge),
+    "gt": (">", operator.gt),
+    "eq": ("==", operator.eq),
+}
+
+
+class BadExpectation(ValueError):
+    def __init__(self, path: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+@dataclass(frozen=True)
+class Expectation:
+    name: str
+    op: str
+    bound: float
+
+    @property
+    def text(self) -> str:
+        return f"{self.name} {_OPS[self.op][0]} {_format(self.name, self.bound)}"
+
+    def holds(self, value: float) -> bool:
+        return _OPS[self.op][1](value, self.bound)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    expectation: Expectation
+    value: float
+    passed: bool
+
+
+def unit_of(name: str) -> Unit:
+    return METRICS[name][0] if name in METRICS else Unit.COUNT
+
+
+def _format(name: str, value: float) -> str:
+    unit = unit_of(name)
+    if unit is Unit.BYTES:
+        return f"{value:.0f} B"
+    if unit is Unit.SECONDS:
+        return f"{value:g} s"
+    return f"{value:g}"
+
+
+def _read_bound(name: str, raw: object, path: tuple[str, ...]) -> float:
+    unit = unit_of(name)
+    try:
+        if unit is Unit.BYTES:
+            return float(parse_size(raw))
+        if unit is Unit.SECONDS:
+            return parse_duration(raw)
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise ValueError(f"expected a number, got {raw!r}")
+        return float(raw)
+    except ValueError as error:
+        raise BadExpectation(path, str(error)) from None
+
+
+def parse(expect: Mapping[str, Any]) -> list[Expectation]:
+    """Expectations in file order; unknown names and bad bounds raise `BadExpectation`."""
+    parsed = []
+    for name, spec in expect.items():
+        if name not in EXPECTABLE:
+            close = difflib.get_close_matches(name, sorted(EXPECTABLE), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            known = ", ".join(sorted(EXPECTABLE))
+            raise BadExpectation((name,), f"unknown anomaly or metric{hint}; known: {known}")
+        if not isinstance(spec, Mapping):
+            parsed.append(Expectation(name, "lte", _read_bound(name, spec, (name,))))
+            continue
+        if not spec:
+            raise BadExpectation((name,), "empty bound; use lte, lt, gte, gt or eq")
+        for op, raw in spec.items():
+            if op not in _OPS:
+                raise BadExpectation(
+                    (name, str(op)), "unknown comparison; use lte, lt, gte, gt or eq"
+                )
+            parsed.append(Expectation(name, op, _read_bound(name, raw, (name, op))))
+    return parsed
+
+
+def judge(expectations: list[Expectation], values: Mapping[str, float]) -> list[Outcome]:
+    return [Outcome(e, values[e.name], e.holds(values[e.name])) for e in expectations]

@@ -1,0 +1,82 @@
+"""A history sliced once into the tables every check needs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from simulator.checker.findings import WriteRef
+from simulator.history import SERVER, History, Kind
+
+Key = tuple[str, str, str]  # (user, entity type, entity id)
+
+
+@dataclass(frozen=True)
+class Held:
+    """What one final snapshot holds for one entity."""
+
+    row: int
+    live: bool
+    fingerprint: str | None
+    updated_at: str | None
+
+
+def tuples(frame: pd.DataFrame) -> Iterator[Any]:
+    """Rows as named tuples, typed loosely: history columns hold mixed types by design."""
+    return iter(frame.itertuples())
+
+
+def _rows(frame: pd.DataFrame, kind: Kind) -> pd.DataFrame:
+    return frame[frame["kind"] == kind.value]
+
+
+class View:
+    def __init__(self, history: History) -> None:
+        self.meta: dict[str, Any] = history.meta
+        self.frame = history.to_frame()
+        frame = self.frame
+        self.writes = _rows(frame, Kind.WRITE).sort_values("t", kind="stable")
+        self.frames_sent = _rows(frame, Kind.FRAME_SENT)
+        self.frames_lost = _rows(frame, Kind.FRAME_LOST)
+        self.queue = _rows(frame, Kind.QUEUE)
+        self.merges = _rows(frame, Kind.MERGE)
+        self.applied = _rows(frame, Kind.SERVER_APPLIED)
+        self.keepalive = _rows(frame, Kind.KEEPALIVE)
+        snapshots = _rows(frame, Kind.SNAPSHOT)
+        self.server: dict[Key, Held] = {}
+        self.devices: dict[str, dict[Key, Held]] = defaultdict(dict)
+        self.device_users: dict[str, str] = {}
+        self.device_state: dict[str, dict[str, Any]] = {}
+        self._read_snapshots(snapshots)
+
+    def _read_snapshots(self, snapshots: pd.DataFrame) -> None:
+        for row in tuples(snapshots):
+            if row.op == "device":
+                self.device_users[row.device] = row.user
+                self.device_state[row.device] = dict(row.detail or {})
+                continue
+            key = (row.user, row.entity_type, row.entity_id)
+            held = Held(int(row.Index), row.op == "live", row.fingerprint, row.updated_at)
+            if row.device == SERVER:
+                self.server[key] = held
+            else:
+                self.devices[row.device][key] = held
+
+    @property
+    def has_server_evidence(self) -> bool:
+        return not self.applied.empty
+
+    def write_ref(self, row: Any) -> WriteRef:
+        return WriteRef(
+            row=int(row.Index),
+            write_id=row.write_id,
+            device=row.device,
+            op=row.op,
+            t=float(row.t),
+            device_time=float(row.device_time),
+            updated_at=row.updated_at if isinstance(row.updated_at, str) else None,
+        )

@@ -1,0 +1,180 @@
+"""Judging each entity's last write: lost_write, lost_update, lww_violation, resurrection.
+
+For every entity, the write the user made last in true time is what a correct system ends
+with. If the server's final snapshot holds something else, the checker asks why:
+- the last write never reached the server: lost_write, with the cause the device observed
+  (queue expiry, queue cap, outbox lost on reload, frame lost in flight, never sent);
+- it reached the server but an earlier write won, and that earlier write carried a later
+  device `updatedAt`: the rule was followed and a wrong clock cost the edit, lost_update;
+- it reached the server and an earlier write with an older `updatedAt` won: the system broke
+  its own rule, lww_violation.
+A last write that is a delete, with the item live on the server or on a device, is a
+resurrection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from simulator.checker.findings import Finding
+from simulator.checker.names import Anomaly
+from simulator.checker.view import Held, Key, View, tuples
+from simulator.protocol.timefmt import parse_iso_z
+
+_QUEUE_CAUSES = {
+    "expired": "dropped from the offline queue: older than its retention",
+    "cap": "dropped from the offline queue: queue full",
+    "reload": "outbox lost on reload",
+}
+
+
+class WriteJudge:
+    def __init__(self, view: View) -> None:
+        self.view = view
+        self.by_fingerprint: dict[tuple[str, str, str, str], Any] = {
+            (r.user, r.entity_type, r.entity_id, r.fingerprint): r
+            for r in tuples(view.writes)
+            if isinstance(r.fingerprint, str)
+        }
+        self.sent = _group_rows(view.frames_sent, "write_id")
+        self.lost = _group_rows(view.frames_lost, "write_id")
+        self.queue = _group_rows(view.queue, "write_id")
+        self.applied: dict[tuple[str, str, str, str | None], int] = {
+            (r.user, r.entity_type, r.entity_id, r.fingerprint if r.op == "write" else None): int(
+                r.Index
+            )
+            for r in tuples(view.applied)
+        }
+
+    def findings(self) -> list[Finding]:
+        found: list[Finding] = []
+        writes = self.view.writes
+        for key, group in writes.groupby(["user", "entity_type", "entity_id"], sort=True):
+            last = list(tuples(group))[-1]
+            finding = self._judge(tuple(key), last)  # type: ignore[arg-type]
+            if finding is not None:
+                found.append(finding)
+        return found
+
+    def _judge(self, key: Key, last: Any) -> Finding | None:
+        held = self.view.server.get(key)
+        if last.op == "delete":
+            return self._resurrection(key, last, held)
+        if held is not None and held.live and held.fingerprint == last.fingerprint:
+            return None
+        if not self._delivered(key, last):
+            return self._lost(key, last, held, self.cause(last.write_id))
+        winner = None
+        if held is not None and held.fingerprint is not None:
+            winner = self.by_fingerprint.get((*key, held.fingerprint))
+        if held is None or not held.live or winner is None:
+            what = "deleted by an older delete" if held is not None and not held.live else "missing"
+            return self._lost(key, last, held, f"delivered, yet {what} on the server")
+        return self._lost_to(key, last, winner, held)
+
+    def _delivered(self, key: Key, write: Any) -> bool:
+        if self.view.has_server_evidence:
+            fingerprint = write.fingerprint if isinstance(write.fingerprint, str) else None
+            return (*key, fingerprint) in self.applied
+        sent = self.sent.get(write.write_id, [])
+        return bool(sent) and len(self.lost.get(write.write_id, [])) < len(sent)
+
+    def cause(self, write_id: str) -> str:
+        for row in self.queue.get(write_id, []):
+            reason = _QUEUE_CAUSES.get(str(row.reason))
+            if row.op in {"drop", "lost"} and reason:
+                return reason
+        if self.lost.get(write_id):
+            return "frame lost in flight when the connection dropped"
+        if not self.sent.get(write_id):
+            return "never sent"
+        return "never delivered"
+
+    def _lost(self, key: Key, last: Any, held: Held | None, cause: str) -> Finding:
+        rows = self._evidence_rows(last.write_id, held)
+        return Finding(
+            Anomaly.LOST_WRITE,
+            f"{last.op} of {key[2]} on {last.device} is in no final server snapshot: {cause}",
+            user=key[0],
+            entity_type=key[1],
+            entity_id=key[2],
+            devices=(last.device,),
+            cause=cause,
+            t=float(last.t),
+            writes=(self.view.write_ref(last),),
+            rows=rows,
+        )
+
+    def _lost_to(self, key: Key, last: Any, winner: Any, held: Held) -> Finding:
+        later_stamp = _stamp(winner.updated_at) > _stamp(last.updated_at)
+        anomaly = Anomaly.LOST_UPDATE if later_stamp else Anomaly.LWW_VIOLATION
+        if later_stamp:
+            summary = (
+                f"{winner.device}'s earlier edit of {key[2]} beat {last.device}'s later one: "
+                f"its clock stamped {winner.updated_at} against {last.updated_at}"
+            )
+            cause = "clock skew: the rule was followed"
+        else:
+            summary = (
+                f"the server kept {winner.device}'s older value of {key[2]} "
+                f"(updatedAt {winner.updated_at}) over {last.device}'s newer {last.updated_at}"
+            )
+            cause = "overwritten by an older write"
+        return Finding(
+            anomaly,
+            summary,
+            user=key[0],
+            entity_type=key[1],
+            entity_id=key[2],
+            devices=tuple(sorted({last.device, winner.device})),
+            cause=cause,
+            t=float(last.t),
+            writes=(self.view.write_ref(winner), self.view.write_ref(last)),
+            rows=self._evidence_rows(last.write_id, held)
+            + self._evidence_rows(winner.write_id, None),
+        )
+
+    def _resurrection(self, key: Key, last: Any, held: Held | None) -> Finding | None:
+        holders = [d for d, snap in self.view.devices.items() if key in snap and snap[key].live]
+        if held is not None and held.live:
+            holders.insert(0, "server")
+        if not holders:
+            return None
+        return Finding(
+            Anomaly.RESURRECTION,
+            f"{key[2]} was deleted on {last.device} yet is live at the end on {', '.join(holders)}",
+            user=key[0],
+            entity_type=key[1],
+            entity_id=key[2],
+            devices=tuple(holders),
+            cause=None if self._delivered(key, last) else self.cause(last.write_id),
+            t=float(last.t),
+            writes=(self.view.write_ref(last),),
+            rows=self._evidence_rows(last.write_id, held),
+        )
+
+    def _evidence_rows(self, write_id: str, held: Held | None) -> tuple[int, ...]:
+        rows = [
+            int(r.Index)
+            for group in (self.sent, self.lost, self.queue)
+            for r in group.get(write_id, [])
+        ]
+        if held is not None:
+            rows.append(held.row)
+        return tuple(sorted(rows))
+
+
+def _group_rows(frame: pd.DataFrame, column: str) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = {}
+    for row in tuples(frame):
+        value = getattr(row, column)
+        if isinstance(value, str):
+            grouped.setdefault(value, []).append(row)
+    return grouped
+
+
+def _stamp(value: object) -> float:
+    moment = parse_iso_z(value)
+    return float("-inf") if moment is None else moment

@@ -1,0 +1,146 @@
+"""The one record format both drivers write and the checker reads.
+
+A history is a flat list of `Record`s, one row per thing that happened: user writes, frames sent,
+received and lost, connects and disconnects, queue changes, merges, cursor moves, reloads,
+server-internal evidence and the final snapshots. Every row has the true simulated time `t`
+(seconds since the scenario start); rows written by a device also carry `device_time`, that
+device's own clock reading on the same scale, so the checker can compare what happened with what
+each device believed. The first row is `meta`: scenario name, seed, start epoch and profile.
+
+On disk a history is JSON Lines, one object per row with empty fields left out; its SHA-256 is
+the history hash that proves a run deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from simulator.errors import UsageError
+
+
+class Kind(StrEnum):
+    META = "meta"
+    WRITE = "write"
+    FRAME_SENT = "frame_sent"
+    FRAME_RECV = "frame_recv"
+    FRAME_LOST = "frame_lost"
+    CONNECT = "connect"
+    CONNECT_FAILED = "connect_failed"
+    DISCONNECT = "disconnect"
+    NETWORK = "network"
+    QUEUE = "queue"
+    MERGE = "merge"
+    CURSOR = "cursor"
+    PEER_ERROR = "peer_error"
+    RELOAD = "reload"
+    SERVER_APPLIED = "server_applied"
+    SERVER_REFUSED = "server_refused"
+    SNAPSHOT = "snapshot"
+    # PING/PONG are simulated frame by frame but summed per connection, one row when it ends:
+    # thousands of identical keep-alive rows would bury everything else.
+    KEEPALIVE = "keepalive"
+
+
+SERVER = "server"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One history row. `device` is a device name, or `server`."""
+
+    t: float
+    kind: Kind
+    device: str | None = None
+    user: str | None = None
+    device_time: float | None = None
+    conn: str | None = None
+    entity_type: str | None = None
+    entity_id: str | None = None
+    write_id: str | None = None
+    op: str | None = None
+    frame_type: str | None = None
+    bytes: int | None = None
+    fingerprint: str | None = None
+    updated_at: str | None = None
+    accepted: bool | None = None
+    reason: str | None = None
+    detail: dict[str, Any] | None = None
+
+    def to_json(self) -> str:
+        body = {k: v for k, v in asdict(self).items() if v is not None}
+        body["kind"] = self.kind.value
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+COLUMNS = [f.name for f in fields(Record)]
+
+
+class History:
+    """An append-only list of records."""
+
+    def __init__(self, records: Iterable[Record] = ()) -> None:
+        self.records: list[Record] = list(records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self.records)
+
+    def add(self, record: Record) -> int:
+        self.records.append(record)
+        return len(self.records) - 1
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        if not self.records or self.records[0].kind is not Kind.META:
+            return {}
+        return dict(self.records[0].detail or {})
+
+    def lines(self) -> Iterator[str]:
+        for record in self.records:
+            yield record.to_json() + "\n"
+
+    def digest(self) -> str:
+        sha = hashlib.sha256()
+        for line in self.lines():
+            sha.update(line.encode("utf-8"))
+        return sha.hexdigest()
+
+    def save(self, path: Path) -> None:
+        with path.open("w", encoding="utf-8") as out:
+            out.writelines(self.lines())
+
+    def to_frame(self) -> pd.DataFrame:
+        """The history as a table, one column per record field, index = row number."""
+        frame = pd.DataFrame.from_records([asdict(r) for r in self.records], columns=COLUMNS)
+        frame["kind"] = frame["kind"].astype(str)
+        return frame
+
+    @classmethod
+    def load(cls, path: Path) -> History:
+        records = []
+        try:
+            with path.open(encoding="utf-8") as source:
+                for number, line in enumerate(source, start=1):
+                    records.append(_parse_line(path, number, line))
+        except OSError as error:
+            raise UsageError(f"{path}: cannot read history: {error.strerror}") from None
+        return cls(records)
+
+
+def _parse_line(path: Path, number: int, line: str) -> Record:
+    try:
+        body = json.loads(line)
+        body["kind"] = Kind(body["kind"])
+        return Record(**body)
+    except (ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"{path}:{number}: history row: {error}") from None

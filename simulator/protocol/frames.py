@@ -1,0 +1,114 @@
+"""Wire frames: one JSON object per WebSocket text message, with `type` and `timestamp`.
+
+`decode` never raises on peer data: text that is not a frame comes back as `BadFrame`, which the
+receiving side turns into an `ERROR` frame (server) or a recorded protocol event (client).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from simulator.protocol.timefmt import iso_z, parse_iso_z
+
+ENTRY = "logbook_entry"
+PIECE = "repertoire_piece"
+
+
+class FrameType(StrEnum):
+    PING = "PING"
+    PONG = "PONG"
+    WELCOME = "WELCOME"
+    SYNC_REQUEST = "SYNC_REQUEST"
+    SYNC_RESPONSE = "SYNC_RESPONSE"
+    BULK_SYNC = "BULK_SYNC"
+    REPERTOIRE_BULK_SYNC = "REPERTOIRE_BULK_SYNC"
+    ENTRY_CREATED = "ENTRY_CREATED"
+    ENTRY_UPDATED = "ENTRY_UPDATED"
+    ENTRY_DELETED = "ENTRY_DELETED"
+    PIECE_ADDED = "PIECE_ADDED"
+    PIECE_UPDATED = "PIECE_UPDATED"
+    PIECE_REMOVED = "PIECE_REMOVED"
+    PIECE_DISSOCIATED = "PIECE_DISSOCIATED"
+    ERROR = "ERROR"
+
+
+ENTRY_WRITES = frozenset({FrameType.ENTRY_CREATED, FrameType.ENTRY_UPDATED})
+ENTRY_MUTATIONS = ENTRY_WRITES | {FrameType.ENTRY_DELETED}
+PIECE_WRITES = frozenset({FrameType.PIECE_ADDED, FrameType.PIECE_UPDATED})
+PIECE_MUTATIONS = PIECE_WRITES | {FrameType.PIECE_REMOVED, FrameType.PIECE_DISSOCIATED}
+MUTATIONS = ENTRY_MUTATIONS | PIECE_MUTATIONS
+# Frames that carry data; only these may move a client's lastSyncTime cursor.
+DATA_FRAMES = MUTATIONS | {FrameType.BULK_SYNC, FrameType.REPERTOIRE_BULK_SYNC}
+CONTROL_FRAMES = frozenset({FrameType.WELCOME, FrameType.PONG})
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A decoded frame: its type, its wire timestamp and every other field as sent."""
+
+    type: FrameType
+    timestamp: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def make(cls, type_: FrameType, now: float, **fields: Any) -> Frame:
+        return cls(type_, iso_z(now), fields)
+
+    def encode(self) -> str:
+        body = {"type": self.type.value, "timestamp": self.timestamp, **self.fields}
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.fields.get(key, default)
+
+
+@dataclass(frozen=True)
+class BadFrame:
+    """Text that could not be read as a frame, and why."""
+
+    reason: str
+    text: str
+
+
+def decode(text: str | bytes) -> Frame | BadFrame:
+    """Parse one WebSocket message; never raises on bad input."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            return BadFrame("binary message is not UTF-8", repr(text[:80]))
+    try:
+        body = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return BadFrame("invalid JSON", text[:200])
+    if not isinstance(body, dict):
+        return BadFrame("frame is not a JSON object", text[:200])
+    try:
+        type_ = FrameType(body.pop("type", None))
+    except ValueError:
+        return BadFrame("unknown or missing frame type", text[:200])
+    timestamp = body.pop("timestamp", None)
+    if parse_iso_z(timestamp) is None:
+        return BadFrame("timestamp missing or not ISO 8601 with Z", text[:200])
+    return Frame(type_, str(timestamp), body)
+
+
+def entity_key(frame: Frame) -> tuple[str, str] | None:
+    """(entity type, id) a mutation frame is about, or None when the frame names none."""
+    if frame.type in ENTRY_WRITES:
+        entry = frame.get("entry")
+        if isinstance(entry, Mapping) and isinstance(entry.get("id"), str):
+            return (ENTRY, entry["id"])
+    elif frame.type is FrameType.ENTRY_DELETED and isinstance(frame.get("entryId"), str):
+        return (ENTRY, frame.get("entryId"))
+    elif frame.type in PIECE_WRITES:
+        piece = frame.get("piece")
+        if isinstance(piece, Mapping) and isinstance(piece.get("scoreId"), str):
+            return (PIECE, piece["scoreId"])
+    elif frame.type in PIECE_MUTATIONS and isinstance(frame.get("scoreId"), str):
+        return (PIECE, frame.get("scoreId"))
+    return None

@@ -1,0 +1,174 @@
+"""ServerStore: the reference server's storage, one SQLite table of rows per user and entity.
+
+Every write bumps the row's `version` and takes a fresh `seq` from a counter that only goes up,
+so `seq` orders all changes of the store. Deletes keep the row as a tombstone (`deleted_at`).
+Schema migrations are tracked by version and each runs once, so opening a store twice is safe.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from simulator.protocol.entities import fingerprint
+
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE sync_data (
+        user_id TEXT NOT NULL,
+        entity_type TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        data TEXT NOT NULL,
+        checksum TEXT NOT NULL,
+        device_id TEXT,
+        version INTEGER NOT NULL,
+        updated_at REAL NOT NULL,
+        deleted_at REAL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (user_id, entity_type, entity_id)
+    );
+    CREATE INDEX sync_data_user_updated ON sync_data (user_id, updated_at);
+    CREATE INDEX sync_data_user_seq ON sync_data (user_id, seq);
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO counters (name, value) VALUES ('seq', 0);
+    """,
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    user_id: str
+    entity_type: str
+    entity_id: str
+    data: dict[str, Any]
+    checksum: str
+    device_id: str | None
+    version: int
+    updated_at: float
+    deleted_at: float | None
+    seq: int
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+def _row(record: sqlite3.Row) -> Row:
+    return Row(
+        user_id=record["user_id"],
+        entity_type=record["entity_type"],
+        entity_id=record["entity_id"],
+        data=json.loads(record["data"]),
+        checksum=record["checksum"],
+        device_id=record["device_id"],
+        version=record["version"],
+        updated_at=record["updated_at"],
+        deleted_at=record["deleted_at"],
+        seq=record["seq"],
+    )
+
+
+class ServerStore:
+    """SQLite-backed rows; `path` ':memory:' keeps the database in memory."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        if path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+        self.migrate()
+
+    def migrate(self) -> int:
+        """Apply the migrations not yet applied; returns how many ran."""
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)"
+        )
+        done = {r[0] for r in self._db.execute("SELECT version FROM schema_migrations")}
+        ran = 0
+        for version, script in enumerate(_MIGRATIONS, start=1):
+            if version in done:
+                continue
+            self._db.executescript(
+                f"BEGIN; {script} INSERT INTO schema_migrations VALUES ({version}); COMMIT;"
+            )
+            ran += 1
+        return ran
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _next_seq(self) -> int:
+        self._db.execute("UPDATE counters SET value = value + 1 WHERE name = 'seq'")
+        return int(self._db.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[0])
+
+    def get(self, user_id: str, entity_type: str, entity_id: str) -> Row | None:
+        record = self._db.execute(
+            "SELECT * FROM sync_data WHERE user_id=? AND entity_type=? AND entity_id=?",
+            (user_id, entity_type, entity_id),
+        ).fetchone()
+        return None if record is None else _row(record)
+
+    def write(
+        self,
+        user_id: str,
+        entity_type: str,
+        entity_id: str,
+        data: Mapping[str, Any],
+        device_id: str | None,
+        now: float,
+        *,
+        deleted: bool = False,
+    ) -> Row:
+        """Store a write or a tombstone; the row's version goes up by one."""
+        self._db.execute("BEGIN")
+        try:
+            previous = self.get(user_id, entity_type, entity_id)
+            version = 1 if previous is None else previous.version + 1
+            body = dict(previous.data) if deleted and previous is not None else dict(data)
+            self._db.execute(
+                "INSERT OR REPLACE INTO sync_data VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    user_id,
+                    entity_type,
+                    entity_id,
+                    json.dumps(body, sort_keys=True),
+                    fingerprint(body),
+                    device_id,
+                    version,
+                    now,
+                    now if deleted else None,
+                    self._next_seq(),
+                ),
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        row = self.get(user_id, entity_type, entity_id)
+        assert row is not None
+        return row
+
+    def changed_since(self, user_id: str, since: float) -> list[Row]:
+        """Rows of the user (live and deleted) updated strictly after `since`, in seq order."""
+        records = self._db.execute(
+            "SELECT * FROM sync_data WHERE user_id=? AND updated_at > ? ORDER BY seq",
+            (user_id, since),
+        )
+        return [_row(r) for r in records]
+
+    def rows(self, user_id: str | None = None) -> Iterator[Row]:
+        """Every row, tombstones included, in a stable order."""
+        if user_id is None:
+            records = self._db.execute("SELECT * FROM sync_data ORDER BY user_id, seq")
+        else:
+            records = self._db.execute(
+                "SELECT * FROM sync_data WHERE user_id=? ORDER BY seq", (user_id,)
+            )
+        for record in records:
+            yield _row(record)
+
+    def users(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT DISTINCT user_id FROM sync_data ORDER BY 1")]

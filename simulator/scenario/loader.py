@@ -1,0 +1,166 @@
+"""Load a scenario YAML file into a validated `Loaded` scenario.
+
+Every problem becomes a `ScenarioError` naming the file, the line and the field (for example
+`scenarios/x.yaml:12: devices[1].link.latency: must not be negative`). Line numbers come from
+walking PyYAML's node tree once and remembering where each key path starts.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from simulator.checker import expectations
+from simulator.checker.expectations import BadExpectation, Expectation
+from simulator.errors import ScenarioError
+from simulator.protocol.profile import PROFILES, Profile, UnknownProfile, resolve
+from simulator.scenario.model import Scenario
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A scenario ready to run: the model, its resolved profile and its expectations."""
+
+    source: str
+    scenario: Scenario
+    profile: Profile
+    expectations: tuple[Expectation, ...]
+
+
+def _index_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int], source: str) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            name = str(key.value)
+            if name in seen:
+                raise ScenarioError(
+                    source, key.start_mark.line + 1, _dotted((*path, name)), "duplicate key"
+                )
+            seen.add(name)
+            lines[(*path, name)] = key.start_mark.line + 1
+            _index_lines(value, (*path, name), lines, source)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index_lines(item, (*path, index), lines, source)
+
+
+def _dotted(path: Path_) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "(top level)"
+
+
+def _line_of(path: Path_, lines: Mapping[Path_, int]) -> int | None:
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return None
+
+
+def _known_fields(model: type[BaseModel], names: set[str]) -> set[str]:
+    for name, info in model.model_fields.items():
+        names.add(info.alias or name)
+        for arg in (*getattr(info.annotation, "__args__", ()), info.annotation):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                _known_fields(arg, names)
+    return names
+
+
+def _message(error: Any, path: Path_) -> str:
+    if error["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(str(path[-1]), sorted(_known_fields(Scenario, set())), 1)
+        return "unknown field" + (f" (did you mean {close[0]!r}?)" if close else "")
+    if error["type"] == "missing":
+        return "required field is missing"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _pydantic_error(
+    source: str, error: ValidationError, lines: Mapping[Path_, int]
+) -> ScenarioError:
+    first = error.errors()[0]
+    path = tuple(p for p in first["loc"] if isinstance(p, str | int))
+    more = error.error_count() - 1
+    message = _message(first, path) + (f" (+{more} more problems)" if more else "")
+    return ScenarioError(source, _line_of(path, lines), _dotted(path), message)
+
+
+def _parse_yaml(source: str, text: str) -> tuple[Any, dict[Path_, int]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = None if mark is None else mark.line + 1
+        raise ScenarioError(source, line, "(yaml)", str(error.problem or error)) from None
+    except yaml.YAMLError as error:
+        raise ScenarioError(source, None, "(yaml)", str(error)) from None
+    lines: dict[Path_, int] = {}
+    if node is not None:
+        _index_lines(node, (), lines, source)
+    if not isinstance(data, dict):
+        raise ScenarioError(source, 1, "(top level)", "a scenario must be a mapping of fields")
+    return data, lines
+
+
+def _check_devices(source: str, scenario: Scenario, lines: Mapping[Path_, int]) -> None:
+    names: set[str] = set()
+    for index, device in enumerate(scenario.devices):
+        if device.name in names:
+            path: Path_ = ("devices", index, "name")
+            raise ScenarioError(
+                source, _line_of(path, lines), _dotted(path), "duplicate device name"
+            )
+        names.add(device.name)
+        for w, window in enumerate(device.offline):
+            if window.end <= window.start:
+                path = ("devices", index, "offline", w, "to")
+                raise ScenarioError(
+                    source, _line_of(path, lines), _dotted(path), "must be after 'from'"
+                )
+        low, high = device.workload.active_hours
+        if not 0 <= low < high <= 24:
+            path = ("devices", index, "workload", "active_hours")
+            raise ScenarioError(
+                source, _line_of(path, lines), _dotted(path), "need 0 <= start < end <= 24"
+            )
+
+
+def load_text(source: str, text: str) -> Loaded:
+    data, lines = _parse_yaml(source, text)
+    data.setdefault("name", Path(source).stem)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as error:
+        raise _pydantic_error(source, error, lines) from None
+    _check_devices(source, scenario, lines)
+    field = "profile" if scenario.profile not in PROFILES else "flags"
+    try:
+        profile = resolve(scenario.profile, scenario.flags)
+    except UnknownProfile as error:
+        raise ScenarioError(source, _line_of((field,), lines), field, str(error.args[0])) from None
+    try:
+        expects = tuple(expectations.parse(scenario.expect))
+    except BadExpectation as error:
+        path = ("expect", *error.path)
+        raise ScenarioError(source, _line_of(path, lines), _dotted(path), str(error)) from None
+    return Loaded(source, scenario, profile, expects)
+
+
+def load(path: str | Path) -> Loaded:
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ScenarioError(source, None, "(file)", error.strerror or "cannot read") from None
+    return load_text(source, text)

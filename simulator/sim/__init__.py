@@ -1,0 +1,1 @@
+"""The simpy driver: plays a scenario in simulated time against the in-process reference server."""

@@ -1,0 +1,120 @@
+"""What happens when in a scenario: user activity, offline windows, reloads, the settle phase,
+and the final snapshots."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Generator
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from simulator.history import Kind
+from simulator.protocol.entities import fingerprint
+from simulator.protocol.frames import ENTRY
+
+if TYPE_CHECKING:
+    from simulator.sim.driver import SimDevice, Simulation
+
+DAY = 86_400.0
+
+
+def schedule_all(sim: Simulation) -> None:
+    for device in sim.devices.values():
+        sim.later(0.0, partial(sim.start, device))
+        for window in device.spec.offline:
+            if window.start < sim.end:
+                sim.later(window.start, partial(sim.set_online, device, False))
+                sim.later(min(window.end, sim.end), partial(sim.set_online, device, True))
+        for at in device.spec.reloads:
+            if at < sim.end:
+                sim.later(at, partial(sim.reload, device))
+        sim.env.process(_user(sim, device))
+    # Settle: after the scenario every device is online, so what can converge does.
+    for device in sim.devices.values():
+        sim.later(sim.end, partial(sim.set_online, device, True))
+
+
+def _active(t: float, hours: tuple[int, int]) -> bool:
+    hour = (t % DAY) / 3600.0
+    return hours[0] <= hour < hours[1]
+
+
+def _user(sim: Simulation, device: SimDevice) -> Generator[Any, Any, None]:
+    """A person using one device: writes at random times within active hours until the end."""
+    spec = device.spec.workload
+    if spec.entries_per_day <= 0:
+        return
+    rng = random.Random(f"{sim.loaded.scenario.seed}:{device.name}:user")
+    active_fraction = (spec.active_hours[1] - spec.active_hours[0]) / 24.0
+    mean_gap = DAY * active_fraction / spec.entries_per_day
+    while True:
+        gap = -mean_gap * math.log(1.0 - rng.random())
+        t = sim.env.now
+        # Time outside active hours does not count towards the next write.
+        while gap > 0:
+            step = min(gap, 600.0)
+            if _active(t, spec.active_hours):
+                gap -= step
+            t += step
+        if t >= sim.end:
+            return
+        yield sim.env.timeout(t - sim.env.now)
+        _act(sim, device, rng)
+        sim.pump(device)
+
+
+def _act(sim: Simulation, device: SimDevice, rng: random.Random) -> None:
+    client = device.client
+    now = sim.device_now(device)
+    spec = device.spec.workload
+    draw = rng.random()
+    existing = sorted(client.entries)
+    if existing and draw < spec.delete_ratio:
+        client.delete_entry(rng.choice(existing), now)
+    elif existing and draw < spec.delete_ratio + spec.update_ratio:
+        client.update_entry(rng.choice(existing), device.writer.edit(), now)
+    else:
+        client.create_entry(device.writer.new_entry(now), now)
+
+
+def snapshot_all(sim: Simulation) -> None:
+    """Final state of every device and of the server, as SNAPSHOT rows."""
+    for device in sim.devices.values():
+        if device.conn is not None:
+            sim.close_keepalive(device.conn)
+        client = device.client
+        sim.record(
+            Kind.SNAPSHOT,
+            device,
+            op="device",
+            updated_at=client.last_sync_time,
+            detail={
+                "queue_depth": len(client.queue),
+                "state": client.state.value,
+                "entries": len(client.entries),
+            },
+        )
+        for entry_id in sorted(client.entries):
+            entry = client.entries[entry_id]
+            sim.record(
+                Kind.SNAPSHOT,
+                device,
+                op="live",
+                entity_type=ENTRY,
+                entity_id=entry_id,
+                fingerprint=fingerprint(entry),
+                updated_at=entry.get("updatedAt"),
+            )
+    for row in sim.store.rows():
+        sim.record(
+            Kind.SNAPSHOT,
+            None,
+            user=row.user_id,
+            op="deleted" if row.deleted else "live",
+            entity_type=row.entity_type,
+            entity_id=row.entity_id,
+            fingerprint=row.checksum,
+            updated_at=row.data.get("updatedAt"),
+            detail={"version": row.version, "seq": row.seq},
+        )

@@ -1,0 +1,1 @@
+"""What users do: faker-driven entries, seeded from the scenario, on which device and when."""
