@@ -149,12 +149,36 @@ def load_text(source: str, text: str) -> Loaded:
         profile = resolve(scenario.profile, scenario.flags)
     except UnknownProfile as error:
         raise ScenarioError(source, _line_of((field,), lines), field, str(error.args[0])) from None
-    try:
-        expects = tuple(expectations.parse(scenario.expect))
-    except BadExpectation as error:
-        path = ("expect", *error.path)
-        raise ScenarioError(source, _line_of(path, lines), _dotted(path), str(error)) from None
-    return Loaded(source, scenario, profile, expects)
+    return Loaded(source, scenario, profile, _expectations(source, scenario, profile, lines))
+
+
+def _expectations(
+    source: str, scenario: Scenario, profile: Profile, lines: Mapping[Path_, int]
+) -> tuple[Expectation, ...]:
+    """`expect` for every profile, with `expect_by_profile[profile]` replacing names it repeats.
+
+    Every profile's block is parsed, not only the one in force, so a typo under another
+    profile fails now rather than on the day someone switches profile.
+    """
+    blocks: list[tuple[Path_, Mapping[str, Any]]] = [(("expect",), scenario.expect)]
+    for name, block in scenario.expect_by_profile.items():
+        if name not in PROFILES:
+            path: Path_ = ("expect_by_profile", name)
+            known = ", ".join(sorted(PROFILES))
+            raise ScenarioError(source, _line_of(path, lines), _dotted(path), f"unknown profile; known: {known}")
+        blocks.append((("expect_by_profile", name), block))
+    chosen: dict[str, Expectation] = {}
+    for prefix, block in blocks:
+        try:
+            parsed = expectations.parse(block)
+        except BadExpectation as error:
+            path = (*prefix, *error.path)
+            raise ScenarioError(source, _line_of(path, lines), _dotted(path), str(error)) from None
+        if prefix == ("expect",) or prefix[-1] == profile.name:
+            names = {e.name for e in parsed}
+            chosen = {k: v for k, v in chosen.items() if v.name not in names}
+            chosen.update({f"{e.name}:{e.op}": e for e in parsed})
+    return tuple(chosen.values())
 
 
 def load(path: str | Path) -> Loaded:

@@ -97,3 +97,4 @@ class Scenario(Strict):
     limits: Limits = Limits()
     devices: tuple[Device, ...] = Field(min_length=1)
     expect: dict[str, Any] = Field(default_factory=dict)
+    expect_by_profile: dict[str, dict[str, Any]] = Field(default_factory=dict)

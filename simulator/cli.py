@@ -1,0 +1,127 @@
+"""`syncsim`: run scenarios, re-check histories, run the scenario library as a gate.
+
+Exit codes: 0 every expectation met, 1 an expectation failed, 2 bad input (scenario, history
+file, arguments), 3 a live endpoint could not be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from simulator.errors import SyncsimError, UsageError
+from simulator.history import History
+from simulator.runner import Run, judge_history, run, with_seed
+from simulator.scenario.loader import Loaded, load
+
+REPORTS = Path("reports")
+SCENARIOS = Path("scenarios")
+
+
+def _scenario_path(name: str) -> Path:
+    """A path as given, or a bare name looked up as scenarios/NAME.yaml."""
+    path = Path(name)
+    if path.suffix in {".yaml", ".yml"} or path.exists():
+        return path
+    return SCENARIOS / f"{name}.yaml"
+
+
+def write_report(run_: Run, out: Path) -> Path:
+    """Write every report file; each lands whole (temp file, then rename)."""
+    from simulator.report.render import render
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, content in render(run_).items():
+        temp = out / f".{name}.tmp"
+        temp.write_bytes(content)
+        os.replace(temp, out / name)
+    return out
+
+
+def _print_run(run_: Run, out: Path | None) -> None:
+    scenario = run_.loaded.scenario
+    verdict = "PASS" if run_.passed else "FAIL"
+    print(f"{scenario.name}: {verdict} (profile {run_.loaded.profile.name}, seed {scenario.seed})")
+    found = {k: v for k, v in run_.result.counts.items() if v}
+    print("  anomalies: " + (", ".join(f"{k}={v}" for k, v in found.items()) or "none"))
+    for outcome in run_.failed:
+        print(f"  FAILED {outcome.expectation.text}: got {outcome.value:g}")
+    if out is not None:
+        print(f"  report: {out / 'report.html'}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    loaded = with_seed(load(_scenario_path(args.scenario)), args.seed)
+    result = run(loaded)
+    out = write_report(result, args.out or REPORTS / loaded.scenario.name)
+    _print_run(result, out)
+    return 0 if result.passed else 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    history = History.load(Path(args.history))
+    if not history.meta:
+        raise UsageError(f"{args.history}:1: meta: not a syncsim history (first row is not meta)")
+    loaded = load(args.scenario) if args.scenario else _strict_default(history)
+    result = judge_history(loaded, history)
+    _print_run(result, None)
+    return 0 if result.passed else 1
+
+
+def _strict_default(history: History) -> Loaded:
+    """Without a scenario, a history passes only when no anomaly at all is found."""
+    from simulator.checker.names import Anomaly
+    from simulator.scenario.loader import load_text
+
+    meta = history.meta
+    expect = "".join(f"  {a.value}: 0\n" for a in Anomaly)
+    text = f"name: {meta.get('scenario', 'history')}\nduration: 1s\ndevices: [{{name: x}}]\nexpect:\n{expect}"
+    return load_text("(strict default)", text)
+
+
+def cmd_e2e(args: argparse.Namespace) -> int:
+    paths = sorted(Path(args.directory).glob("*.yaml"))
+    if not paths:
+        raise UsageError(f"{args.directory}: no scenario files (*.yaml)")
+    loaded = [load(p) for p in paths]  # every file is validated before anything runs
+    failures = 0
+    for scenario in loaded:
+        result = run(scenario)
+        _print_run(result, write_report(result, REPORTS / scenario.scenario.name))
+        failures += not result.passed
+    print(f"{len(loaded) - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="syncsim", description=__doc__.splitlines()[0])
+    commands = top.add_subparsers(dest="command", required=True)
+    run_p = commands.add_parser("run", help="run one scenario and write reports/<name>/")
+    run_p.add_argument("scenario", help="a scenario file, or a name under scenarios/")
+    run_p.add_argument("--seed", type=int, help="override the scenario's seed")
+    run_p.add_argument("--out", type=Path, help="report directory (default reports/<name>)")
+    run_p.set_defaults(handler=cmd_run)
+    check_p = commands.add_parser("check", help="re-check a saved history.jsonl")
+    check_p.add_argument("history", help="a history.jsonl written by syncsim run")
+    check_p.add_argument("--scenario", help="judge the expectations of this scenario file")
+    check_p.set_defaults(handler=cmd_check)
+    e2e_p = commands.add_parser("e2e", help="run every scenario in a directory as a gate")
+    e2e_p.add_argument("directory", nargs="?", default="scenarios")
+    e2e_p.set_defaults(handler=cmd_e2e)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except SyncsimError as error:
+        print(f"syncsim: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""One run of a scenario: simulate, check, judge the expectations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from simulator.checker.check import CheckResult, check
+from simulator.checker.expectations import Outcome, judge
+from simulator.history import History
+from simulator.scenario.loader import Loaded
+from simulator.sim.driver import Simulation
+
+
+@dataclass(frozen=True)
+class Run:
+    loaded: Loaded
+    history: History
+    result: CheckResult
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.outcomes)
+
+    @property
+    def failed(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if not o.passed)
+
+
+def with_seed(loaded: Loaded, seed: int | None) -> Loaded:
+    if seed is None:
+        return loaded
+    return replace(loaded, scenario=loaded.scenario.model_copy(update={"seed": seed}))
+
+
+def run(loaded: Loaded) -> Run:
+    history = Simulation(loaded).run()
+    return judge_history(loaded, history)
+
+
+def judge_history(loaded: Loaded, history: History) -> Run:
+    result = check(history)
+    outcomes = tuple(judge(list(loaded.expectations), result.values()))
+    return Run(loaded, history, result, outcomes)
