@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NAME ?= offline_week
 
-.PHONY: install test scenario e2e lint clean
+.PHONY: install test scenario e2e lint bench clean
 
 install: $(STAMP)
 
@@ -23,6 +23,9 @@ scenario: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/syncsim e2e scenarios
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check simulator tests bench

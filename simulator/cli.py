@@ -78,7 +78,8 @@ def _strict_default(history: History) -> Loaded:
 
     meta = history.meta
     expect = "".join(f"  {a.value}: 0\n" for a in Anomaly)
-    text = f"name: {meta.get('scenario', 'history')}\nduration: 1s\ndevices: [{{name: x}}]\nexpect:\n{expect}"
+    name = meta.get("scenario", "history")
+    text = f"name: {name}\nduration: 1s\ndevices: [{{name: x}}]\nexpect:\n{expect}"
     return load_text("(strict default)", text)
 
 

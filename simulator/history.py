@@ -50,6 +50,8 @@ class Kind(StrEnum):
 
 
 SERVER = "server"
+# `reason` of a FRAME_LOST row for a frame that never left the device.
+NOT_SENT = "no open connection"
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,8 @@ class History:
     def load(cls, path: Path) -> History:
         records = []
         try:
-            with path.open(encoding="utf-8") as source:
+            # Binary lines, decoded one by one, so a bad byte is reported with its line.
+            with path.open("rb") as source:
                 for number, line in enumerate(source, start=1):
                     records.append(_parse_line(path, number, line))
         except OSError as error:
@@ -137,9 +140,9 @@ class History:
         return cls(records)
 
 
-def _parse_line(path: Path, number: int, line: str) -> Record:
+def _parse_line(path: Path, number: int, line: bytes) -> Record:
     try:
-        body = json.loads(line)
+        body = json.loads(line.decode("utf-8"))
         body["kind"] = Kind(body["kind"])
         return Record(**body)
     except (ValueError, KeyError, TypeError) as error:

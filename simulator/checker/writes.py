@@ -21,6 +21,7 @@ import pandas as pd
 from simulator.checker.findings import Finding
 from simulator.checker.names import Anomaly
 from simulator.checker.view import Held, Key, View, tuples
+from simulator.history import NOT_SENT
 from simulator.protocol.timefmt import parse_iso_z
 
 _QUEUE_CAUSES = {
@@ -39,7 +40,11 @@ class WriteJudge:
             if isinstance(r.fingerprint, str)
         }
         self.sent = _group_rows(view.frames_sent, "write_id")
-        self.lost = _group_rows(view.frames_lost, "write_id")
+        # Only frames that left the device count as lost in flight; a frame refused for want of
+        # an open connection was never sent at all.
+        lost = view.frames_lost
+        self.lost = _group_rows(lost[lost["reason"] != NOT_SENT], "write_id")
+        self.unsent = _group_rows(lost[lost["reason"] == NOT_SENT], "write_id")
         self.queue = _group_rows(view.queue, "write_id")
         self.applied: dict[tuple[str, str, str, str | None], int] = {
             (r.user, r.entity_type, r.entity_id, r.fingerprint if r.op == "write" else None): int(
@@ -88,6 +93,8 @@ class WriteJudge:
                 return reason
         if self.lost.get(write_id):
             return "frame lost in flight when the connection dropped"
+        if self.unsent.get(write_id) and not self.sent.get(write_id):
+            return "never sent: no open connection"
         if not self.sent.get(write_id):
             return "never sent"
         return "never delivered"

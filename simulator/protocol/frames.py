@@ -46,6 +46,11 @@ DATA_FRAMES = MUTATIONS | {FrameType.BULK_SYNC, FrameType.REPERTOIRE_BULK_SYNC}
 CONTROL_FRAMES = frozenset({FrameType.WELCOME, FrameType.PONG})
 
 
+_TYPES: dict[object, FrameType] = {t.value: t for t in FrameType}
+# One encoder for every frame: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 @dataclass(frozen=True)
 class Frame:
     """A decoded frame: its type, its wire timestamp and every other field as sent."""
@@ -60,7 +65,7 @@ class Frame:
 
     def encode(self) -> str:
         body = {"type": self.type.value, "timestamp": self.timestamp, **self.fields}
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+        return _ENCODER.encode(body)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.fields.get(key, default)
@@ -87,9 +92,8 @@ def decode(text: str | bytes) -> Frame | BadFrame:
         return BadFrame("invalid JSON", text[:200])
     if not isinstance(body, dict):
         return BadFrame("frame is not a JSON object", text[:200])
-    try:
-        type_ = FrameType(body.pop("type", None))
-    except ValueError:
+    type_ = _TYPES.get(body.pop("type", None))
+    if type_ is None:
         return BadFrame("unknown or missing frame type", text[:200])
     timestamp = body.pop("timestamp", None)
     if parse_iso_z(timestamp) is None:

@@ -7,32 +7,28 @@ strict parser accepts nothing else.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 
-_ISO_Z = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?Z$")
+_ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$")
+# Naive datetimes on the UTC scale: arithmetic on them is exact and needs no time zone.
+_EPOCH = datetime(1970, 1, 1)
 
 
 def iso_z(epoch_s: float) -> str:
     """Format seconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`."""
-    ms = round(epoch_s * 1000)
-    moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+    moment = _EPOCH + timedelta(milliseconds=round(epoch_s * 1000))
+    return moment.isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_iso_z(text: object) -> float | None:
     """Seconds since the epoch, or None when `text` is not a strict `Z` timestamp."""
-    if not isinstance(text, str):
+    if not isinstance(text, str) or _ISO_Z.match(text) is None:
         return None
-    match = _ISO_Z.match(text)
-    if match is None:
-        return None
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    fraction = match.group(7) or "0"
     try:
-        moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
-    except ValueError:
+        moment = datetime.fromisoformat(text[:-1])
+    except ValueError:  # the shape is right but the date is not (a 30th of February)
         return None
-    return float(moment.timestamp() + int(fraction) / 10 ** len(fraction))
+    return (moment - _EPOCH).total_seconds()
 
 
 def parse_timestamp(value: object) -> float | None:

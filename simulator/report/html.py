@@ -20,10 +20,13 @@ from simulator.scenario.units import format_duration
 MAX_FINDINGS_SHOWN = 200
 
 _STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1150px;color:#222}
-h1{margin-bottom:.2em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
-th{background:#f3f3f3} .pass{color:#1e7b34;font-weight:600} .fail{color:#b3261e;font-weight:600}
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1150px;color:#222}
+h1{margin-bottom:.2em}
+h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
+th{background:#f3f3f3}
+.pass{color:#1e7b34;font-weight:600} .fail{color:#b3261e;font-weight:600}
 .verdict{font-size:1.6em;padding:.4em .8em;border-radius:6px;display:inline-block}
 .verdict.pass{background:#e3f4e6} .verdict.fail{background:#fbe4e2}
 img{max-width:100%;border:1px solid #eee;margin:.5em 0} code,pre{font-size:.85em}
@@ -44,24 +47,22 @@ def _verdict(run: Run) -> str:
     return f'<div id="verdict" class="verdict {css}">{word}</div>{note}'
 
 
+def _mark(passed: bool) -> str:
+    return "<span class='pass'>pass</span>" if passed else "<span class='fail'>FAIL</span>"
+
+
 def _expectations(run: Run) -> str:
     if not run.outcomes:
-        return "<p class='muted'>This scenario sets no expectations (no <code>expect:</code> block).</p>"
-    rows = [
-        (
-            escape(o.expectation.text),
-            f"{o.value:g}",
-            f"<span class='{'pass' if o.passed else 'fail'}'>{'pass' if o.passed else 'FAIL'}</span>",
-        )
-        for o in run.outcomes
-    ]
+        return "<p class='muted'>This scenario sets no expectations (no <code>expect:</code>).</p>"
+    rows = [(escape(o.expectation.text), f"{o.value:g}", _mark(o.passed)) for o in run.outcomes]
     return _table(("expectation", "value", "result"), rows)
 
 
 def _write_cells(finding: Finding) -> str:
     parts = [
-        f"{escape(w.write_id)} {escape(w.op)} on {escape(w.device)}: true {format_duration(w.t)}, "
-        f"device {format_duration(w.device_time)}, updatedAt {escape(w.updated_at or '-')} (row {w.row})"
+        f"{escape(w.write_id)} {escape(w.op)} on {escape(w.device)}: "
+        f"true {format_duration(w.t)}, device {format_duration(w.device_time)}, "
+        f"updatedAt {escape(w.updated_at or '-')} (row {w.row})"
         for w in finding.writes
     ]
     return "<br>".join(parts) or "-"
@@ -70,7 +71,9 @@ def _write_cells(finding: Finding) -> str:
 def _findings(run: Run) -> str:
     if not run.result.findings:
         return "<p>No anomaly found.</p>"
-    counts = _table(("anomaly", "count"), ((escape(k), str(v)) for k, v in run.result.counts.items()))
+    counts = _table(
+        ("anomaly", "count"), ((escape(k), str(v)) for k, v in run.result.counts.items())
+    )
     sections = [counts]
     by_kind: dict[str, list[Finding]] = {}
     for finding in run.result.findings:
@@ -88,9 +91,23 @@ def _findings(run: Run) -> str:
             )
             for f in shown
         ]
-        more = f"<p class='muted'>{len(found) - len(shown)} more in summary.json</p>" if len(found) > len(shown) else ""
-        head = ("entity", "devices", "cause", "writes (true / device time)", "history rows", "what happened")
-        sections.append(f"<h3 id='anomaly-{escape(kind)}'>{escape(kind)} ({len(found)})</h3>{_table(head, rows)}{more}")
+        more = (
+            f"<p class='muted'>{len(found) - len(shown)} more in summary.json</p>"
+            if len(found) > len(shown)
+            else ""
+        )
+        head = (
+            "entity",
+            "devices",
+            "cause",
+            "writes (true / device time)",
+            "history rows",
+            "what happened",
+        )
+        sections.append(
+            f"<h3 id='anomaly-{escape(kind)}'>{escape(kind)} ({len(found)})</h3>"
+            f"{_table(head, rows)}{more}"
+        )
     return "".join(sections)
 
 
@@ -100,7 +117,8 @@ def _figures(metrics: Mapping[str, float]) -> str:
 
 def _images(plots: Mapping[str, bytes]) -> str:
     return "".join(
-        f'<figure><img alt="{escape(name)}" src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>'
+        f'<figure><img alt="{escape(name)}" '
+        f'src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>'
         for name, png in plots.items()
     )
 
@@ -115,7 +133,8 @@ def report_html(run: Run, plots: Mapping[str, bytes]) -> str:
 <h1>syncsim report: {escape(scenario.name)}</h1>
 <p class="muted">profile <b>{escape(run.loaded.profile.name)}</b>, seed {scenario.seed},
 {format_duration(scenario.duration)} simulated plus {format_duration(scenario.settle)} settle,
-{len(scenario.devices)} devices, history {facts['history_rows']} rows, hash <code>{facts['history_hash'][:16]}</code></p>
+{len(scenario.devices)} devices, history {facts["history_rows"]} rows,
+hash <code>{facts["history_hash"][:16]}</code></p>
 <section id="summary"><h2>Verdict</h2>{_verdict(run)}
 <h3>Expectations</h3>{_expectations(run)}</section>
 <section id="anomalies"><h2>Anomalies</h2>{_findings(run)}</section>

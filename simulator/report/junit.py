@@ -28,7 +28,8 @@ def junit_xml(run: Run) -> str:
                 type="ExpectationFailed",
             )
             failure.text = _evidence(run, outcome.expectation.name)
-    return ET.tostring(ET.ElementTree(suite).getroot(), encoding="unicode", xml_declaration=True) + "\n"
+    text = ET.tostring(suite, encoding="unicode", xml_declaration=True)
+    return str(text) + "\n"
 
 
 def _evidence(run: Run, name: str) -> str:

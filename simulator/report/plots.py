@@ -26,7 +26,9 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _spans(starts: Iterable[float], stops: Iterable[float], end: float) -> list[tuple[float, float]]:
+def _spans(
+    starts: Iterable[float], stops: Iterable[float], end: float
+) -> list[tuple[float, float]]:
     """Pair each start with the next stop after it; an unclosed span runs to `end`."""
     spans, stop_list = [], sorted(stops)
     for start in sorted(starts):
@@ -39,7 +41,9 @@ def _device_rows(frame: pd.DataFrame, device: str) -> pd.DataFrame:
     return frame[frame["device"] == device]
 
 
-def timeline_png(frame: pd.DataFrame, findings: Iterable[Finding], end: float, settle: float) -> bytes:
+def timeline_png(
+    frame: pd.DataFrame, findings: Iterable[Finding], end: float, settle: float
+) -> bytes:
     devices = sorted(d for d in frame["device"].dropna().unique() if d != SERVER)
     figure = Figure(figsize=(11, 1.1 + 0.75 * len(devices)))
     axes = figure.add_subplot()
@@ -58,7 +62,14 @@ def timeline_png(frame: pd.DataFrame, findings: Iterable[Finding], end: float, s
     axes.set_title("Device timeline: connectivity, writes, syncs, reloads and anomalies")
     handles, labels = axes.get_legend_handles_labels()
     unique = dict(zip(labels, handles, strict=True))
-    axes.legend(unique.values(), unique.keys(), loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=5, fontsize=8)
+    axes.legend(
+        unique.values(),
+        unique.keys(),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.25),
+        ncol=5,
+        fontsize=8,
+    )
     return _png(figure)
 
 
@@ -68,21 +79,40 @@ def _draw_device(axes: object, rows: pd.DataFrame, y: int, end: float, bad: list
     assert isinstance(axes, Axes)
     kinds = rows["kind"]
     network = rows[kinds == Kind.NETWORK.value]
-    offline = _spans(network[network["op"] == "offline"]["t"], network[network["op"] == "online"]["t"], end)
+    offline = _spans(
+        network[network["op"] == "offline"]["t"], network[network["op"] == "online"]["t"], end
+    )
     axes.broken_barh(offline, (y - 0.35, 0.7), color="#f4c7c3", label="network offline")
     connects = rows[kinds == Kind.CONNECT.value]["t"]
     disconnects = rows[kinds == Kind.DISCONNECT.value]["t"]
-    axes.broken_barh(_spans(connects, disconnects, end), (y - 0.08, 0.16), color="#3c9a5f", label="connected")
+    axes.broken_barh(
+        _spans(connects, disconnects, end), (y - 0.08, 0.16), color="#3c9a5f", label="connected"
+    )
     writes = rows[kinds == Kind.WRITE.value]
     for op, colour in _OP_COLOURS.items():
         at = writes[writes["op"] == op]["t"] / DAY
-        axes.scatter(at, np.full(len(at), y + 0.22), marker="|", s=90, color=colour, label=f"write: {op}")
-    sent = rows[(kinds == Kind.FRAME_SENT.value) & (rows["frame_type"] == "SYNC_REQUEST")]["t"] / DAY
-    axes.scatter(sent, np.full(len(sent), y - 0.22), marker="v", s=30, color="#5050c0", label="SYNC_REQUEST")
+        axes.scatter(
+            at, np.full(len(at), y + 0.22), marker="|", s=90, color=colour, label=f"write: {op}"
+        )
+    sent = (
+        rows[(kinds == Kind.FRAME_SENT.value) & (rows["frame_type"] == "SYNC_REQUEST")]["t"] / DAY
+    )
+    axes.scatter(
+        sent, np.full(len(sent), y - 0.22), marker="v", s=30, color="#5050c0", label="SYNC_REQUEST"
+    )
     reloads = rows[kinds == Kind.RELOAD.value]["t"] / DAY
-    axes.scatter(reloads, np.full(len(reloads), y), marker="*", s=120, color="#8a2be2", label="reload")
+    axes.scatter(
+        reloads, np.full(len(reloads), y), marker="*", s=120, color="#8a2be2", label="reload"
+    )
     marks = np.array(bad) / DAY
-    axes.scatter(marks, np.full(len(marks), y), marker="x", s=60, color="#c0392b", label="anomaly (write time)")
+    axes.scatter(
+        marks,
+        np.full(len(marks), y),
+        marker="x",
+        s=60,
+        color="#c0392b",
+        label="anomaly (write time)",
+    )
 
 
 def frame_sizes_png(frame: pd.DataFrame, limit: int | None) -> bytes:
@@ -101,9 +131,15 @@ def frame_sizes_png(frame: pd.DataFrame, limit: int | None) -> bytes:
     axes = figure.add_subplot()
     every = [s for values in sizes.values() for s in values] or [1.0]
     top = max(max(every), float(limit or 1)) * 1.5
-    bins = np.geomspace(max(1.0, min(every) / 1.5), top, 40)
+    bins = [float(b) for b in np.geomspace(max(1.0, min(every) / 1.5), top, 40)]
     names = sorted(sizes)
-    axes.hist([sizes[n] for n in names], bins=bins, weights=[weights[n] for n in names], stacked=True, label=names)
+    axes.hist(
+        [sizes[n] for n in names],
+        bins=bins,
+        weights=[weights[n] for n in names],
+        stacked=True,
+        label=names,
+    )
     if limit:
         axes.axvline(limit, color="#c0392b", linestyle="--", label=f"limit {limit:,} B")
     axes.set_xscale("log")

@@ -13,7 +13,9 @@ def render(run: Run) -> dict[str, bytes]:
     scenario = run.loaded.scenario
     frame = run.history.to_frame()
     plots = {
-        "timeline.png": timeline_png(frame, run.result.findings, scenario.duration, scenario.settle),
+        "timeline.png": timeline_png(
+            frame, run.result.findings, scenario.duration, scenario.settle
+        ),
         "frame_sizes.png": frame_sizes_png(frame, scenario.limits.max_frame_bytes),
     }
     files = {

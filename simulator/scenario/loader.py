@@ -161,19 +161,23 @@ def _expectations(
     profile fails now rather than on the day someone switches profile.
     """
     blocks: list[tuple[Path_, Mapping[str, Any]]] = [(("expect",), scenario.expect)]
-    for name, block in scenario.expect_by_profile.items():
+    for name, bounds in scenario.expect_by_profile.items():
+        path: Path_ = ("expect_by_profile", name)
         if name not in PROFILES:
-            path: Path_ = ("expect_by_profile", name)
             known = ", ".join(sorted(PROFILES))
-            raise ScenarioError(source, _line_of(path, lines), _dotted(path), f"unknown profile; known: {known}")
-        blocks.append((("expect_by_profile", name), block))
+            raise ScenarioError(
+                source, _line_of(path, lines), _dotted(path), f"unknown profile; known: {known}"
+            )
+        blocks.append((path, bounds))
     chosen: dict[str, Expectation] = {}
     for prefix, block in blocks:
         try:
             parsed = expectations.parse(block)
         except BadExpectation as error:
-            path = (*prefix, *error.path)
-            raise ScenarioError(source, _line_of(path, lines), _dotted(path), str(error)) from None
+            where = (*prefix, *error.path)
+            raise ScenarioError(
+                source, _line_of(where, lines), _dotted(where), str(error)
+            ) from None
         if prefix == ("expect",) or prefix[-1] == profile.name:
             names = {e.name for e in parsed}
             chosen = {k: v for k, v in chosen.items() if v.name not in names}

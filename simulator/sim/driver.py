@@ -14,7 +14,7 @@ from typing import Any
 
 import simpy
 
-from simulator.history import SERVER, History, Kind, Record
+from simulator.history import NOT_SENT, SERVER, History, Kind, Record
 from simulator.protocol.client import (
     ClientOutput,
     CloseConnection,
@@ -59,6 +59,7 @@ class SimDevice:
         self.conn_count = 0
         self.online = True
         self.timer_generation = 0
+        self.armed_deadline: float | None = None
 
 
 class Simulation:
@@ -166,6 +167,9 @@ class Simulation:
 
     def _rearm(self, device: SimDevice) -> None:
         deadline = device.client.next_deadline()
+        if deadline == device.armed_deadline:
+            return  # the pending timer already fires then
+        device.armed_deadline = deadline
         device.timer_generation += 1
         if deadline is None:
             return
@@ -174,6 +178,7 @@ class Simulation:
 
         def fire() -> None:
             if device.timer_generation == generation:
+                device.armed_deadline = None
                 device.client.tick(self.device_now(device))
                 self.pump(device)
 
@@ -198,7 +203,7 @@ class Simulation:
         if send.write_id is not None:
             fields["write_id"] = send.write_id
         if conn is None or not conn.open:
-            self.record(Kind.FRAME_LOST, device, reason="no open connection", **fields)
+            self.record(Kind.FRAME_LOST, device, reason=NOT_SENT, **fields)
             return
         row = self._sent(device, conn, fields)
         at = conn.arrival("up", self.env.now, device.link.delay())

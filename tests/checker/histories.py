@@ -1,0 +1,268 @@
+"""One-line builders for literal checker histories.
+
+Each function returns exactly one `Record`, shaped the way `simulator.sim.driver` and
+`simulator.sim.timeline` write it, so a test can spell a history out row by row:
+
+    rows = [
+        meta(),                                                # 0
+        write(10, "phone", "phone#1", "create", "e1", "fpA"),  # 1
+        sent(10, "phone", "phone#1", "e1"),                    # 2
+        ...
+    ]
+
+Device rows carry `device_time`; it defaults to the true time `t` (a correct clock). A write's
+`updatedAt` is the device clock reading as an ISO `Z` stamp, as the real client makes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.checker.check import CheckResult, check
+from simulator.history import SERVER, History, Kind, Record
+from simulator.protocol.timefmt import iso_z, parse_iso_z
+
+USER = "alice"
+ENTRY = "logbook_entry"
+LIMIT = 1_048_576
+START = parse_iso_z("2026-03-02T10:00:00.000Z") or 0.0
+END = 1000.0  # when the final snapshots are taken
+
+
+def at(device_time: float) -> str:
+    """The `updatedAt` a device writes when its clock reads `device_time`."""
+    return iso_z(START + device_time)
+
+
+def meta(max_frame_bytes: int | None = LIMIT) -> Record:
+    detail: dict[str, Any] = {
+        "scenario": "literal",
+        "seed": 1,
+        "profile": {"name": "legacy", "lww": "updated_at"},
+        "mode": "sim",
+    }
+    if max_frame_bytes is not None:
+        detail["max_frame_bytes"] = max_frame_bytes
+    return Record(t=0.0, kind=Kind.META, detail=detail)
+
+
+def write(
+    t: float,
+    device: str,
+    write_id: str,
+    op: str,
+    entity_id: str,
+    fingerprint: str | None = None,
+    *,
+    device_time: float | None = None,
+    user: str = USER,
+) -> Record:
+    clock = t if device_time is None else device_time
+    return Record(
+        t=t,
+        kind=Kind.WRITE,
+        device=device,
+        user=user,
+        device_time=clock,
+        write_id=write_id,
+        op=op,
+        entity_type=ENTRY,
+        entity_id=entity_id,
+        fingerprint=fingerprint,
+        updated_at=None if op == "delete" else at(clock),
+    )
+
+
+def sent(
+    t: float,
+    device: str,
+    write_id: str | None = None,
+    entity_id: str | None = None,
+    *,
+    frame_type: str = "ENTRY_CREATED",
+    nbytes: int = 400,
+    device_time: float | None = None,
+    user: str = USER,
+) -> Record:
+    """A FRAME_SENT row; `device` may be `server` (then there is no device clock)."""
+    clock = None if device == SERVER else (t if device_time is None else device_time)
+    return Record(
+        t=t,
+        kind=Kind.FRAME_SENT,
+        device=device,
+        user=user,
+        device_time=clock,
+        conn=None if device == SERVER else f"{device}:1",
+        frame_type=frame_type,
+        bytes=nbytes,
+        write_id=write_id,
+        entity_type=None if entity_id is None else ENTRY,
+        entity_id=entity_id,
+    )
+
+
+def lost(
+    t: float,
+    device: str,
+    write_id: str,
+    entity_id: str,
+    *,
+    reason: str = "connection closed in flight",
+    frame_type: str = "ENTRY_CREATED",
+    device_time: float | None = None,
+) -> Record:
+    return Record(
+        t=t,
+        kind=Kind.FRAME_LOST,
+        device=device,
+        user=USER,
+        device_time=t if device_time is None else device_time,
+        conn=f"{device}:1",
+        frame_type=frame_type,
+        bytes=400,
+        write_id=write_id,
+        entity_type=ENTRY,
+        entity_id=entity_id,
+        reason=reason,
+    )
+
+
+def queue(
+    t: float,
+    device: str,
+    op: str,
+    write_id: str,
+    entity_id: str,
+    *,
+    reason: str | None = None,
+    device_time: float | None = None,
+) -> Record:
+    return Record(
+        t=t,
+        kind=Kind.QUEUE,
+        device=device,
+        user=USER,
+        device_time=t if device_time is None else device_time,
+        op=op,
+        write_id=write_id,
+        entity_type=ENTRY,
+        entity_id=entity_id,
+        reason=reason,
+        detail={"depth": 0},
+    )
+
+
+def applied(
+    t: float, entity_id: str, fingerprint: str, *, op: str = "write", user: str = USER
+) -> Record:
+    """Server evidence: the server stored a write (or, with op="delete", a tombstone)."""
+    return Record(
+        t=t,
+        kind=Kind.SERVER_APPLIED,
+        device=SERVER,
+        user=user,
+        entity_type=ENTRY,
+        entity_id=entity_id,
+        fingerprint=fingerprint,
+        op=op,
+    )
+
+
+def merge(t: float, device: str, entity_id: str, *, accepted: bool, fingerprint: str) -> Record:
+    return Record(
+        t=t,
+        kind=Kind.MERGE,
+        device=device,
+        user=USER,
+        device_time=t,
+        entity_type=ENTRY,
+        entity_id=entity_id,
+        accepted=accepted,
+        fingerprint=fingerprint,
+        frame_type="ENTRY_UPDATED",
+    )
+
+
+def reload(t: float, device: str) -> Record:
+    return Record(
+        t=t, kind=Kind.RELOAD, device=device, user=USER, device_time=t, detail={"queue_depth": 0}
+    )
+
+
+def keepalive(t: float, device: str, ping: tuple[int, int], pong: tuple[int, int]) -> Record:
+    """One connection's PING/PONG totals: [count, bytes] each."""
+    return Record(
+        t=t,
+        kind=Kind.KEEPALIVE,
+        device=device,
+        user=USER,
+        device_time=t,
+        conn=f"{device}:1",
+        detail={"PING": list(ping), "PONG": list(pong)},
+    )
+
+
+def device_snapshot(device: str, *, user: str = USER, queue_depth: int = 0) -> Record:
+    return Record(
+        t=END,
+        kind=Kind.SNAPSHOT,
+        device=device,
+        user=user,
+        device_time=END,
+        op="device",
+        detail={"queue_depth": queue_depth, "state": "open"},
+    )
+
+
+def holds(
+    device: str,
+    entity_id: str,
+    fingerprint: str,
+    updated_at: str | None = None,
+    *,
+    user: str = USER,
+) -> Record:
+    """A device's final snapshot holds `entity_id` live with this fingerprint."""
+    return Record(
+        t=END,
+        kind=Kind.SNAPSHOT,
+        device=device,
+        user=user,
+        device_time=END,
+        op="live",
+        entity_type=ENTRY,
+        entity_id=entity_id,
+        fingerprint=fingerprint,
+        updated_at=updated_at,
+    )
+
+
+def server_holds(
+    entity_id: str,
+    fingerprint: str,
+    updated_at: str | None = None,
+    *,
+    deleted: bool = False,
+    user: str = USER,
+) -> Record:
+    """The server's final snapshot row for `entity_id`: live, or a tombstone."""
+    return Record(
+        t=END,
+        kind=Kind.SNAPSHOT,
+        device=SERVER,
+        user=user,
+        op="deleted" if deleted else "live",
+        entity_type=ENTRY,
+        entity_id=entity_id,
+        fingerprint=fingerprint,
+        updated_at=updated_at,
+    )
+
+
+def run(rows: list[Record]) -> CheckResult:
+    return check(History(rows))
+
+
+def found(result: CheckResult) -> dict[str, int]:
+    """The non-zero anomaly counts: what a test expects to see, and nothing else."""
+    return {name: count for name, count in result.counts.items() if count}
