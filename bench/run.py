@@ -88,8 +88,12 @@ def main() -> int:
     idle, small, large = scenario(7, 0), scenario(7, 20), scenario(7, 80)
     ops_small = sum(1 for r in Simulation(small).run() if r.kind is Kind.WRITE)
     ops_large = sum(1 for r in Simulation(large).run() if r.kind is Kind.WRITE)
-    t_idle, t_small, t_large = (best(3, lambda s=s: Simulation(s).run()) for s in (idle, small, large))
-    marginal_ratio = ((t_large - t_small) / (ops_large - ops_small)) / ((t_small - t_idle) / ops_small)
+    t_idle, t_small, t_large = (
+        best(3, lambda s=s: Simulation(s).run()) for s in (idle, small, large)
+    )
+    marginal_ratio = ((t_large - t_small) / (ops_large - ops_small)) / (
+        (t_small - t_idle) / ops_small
+    )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "history.jsonl"
         history.save(path)
