@@ -340,7 +340,7 @@ class DeviceClient:
             self._out.append(PeerError(f"{via.value} carries an entry without an id", ""))
             return
         local = self.entries.get(incoming["id"])
-        accepted = _updated_at(incoming) > _updated_at(local)
+        accepted = local is None or _updated_at(incoming) > _updated_at(local)
         if local is None:
             reason = "new"
         elif accepted:

@@ -67,7 +67,7 @@ def _clean_pieces(value: object) -> list[dict[str, str]]:
 
 def _clean_optional(data: Mapping[str, Any], clean: Entity) -> None:
     if "mood" in data and data["mood"] is not None:
-        if data["mood"] not in MOODS:
+        if not isinstance(data["mood"], str) or data["mood"] not in MOODS:
             raise Invalid(f"mood: {data['mood']!r} is not one of {sorted(MOODS)}")
         clean["mood"] = data["mood"]
     if "notes" in data and data["notes"] is not None:
@@ -101,7 +101,7 @@ def clean_entry(data: object) -> Entity:
     if isinstance(duration, bool) or not isinstance(duration, int) or duration < 0:
         raise Invalid("duration: must be a whole number of minutes >= 0")
     clean["duration"] = duration
-    if data.get("type") not in ENTRY_TYPES:
+    if not isinstance(data.get("type"), str) or data["type"] not in ENTRY_TYPES:
         raise Invalid(f"type: {data.get('type')!r} is not one of {sorted(ENTRY_TYPES)}")
     clean["type"] = data["type"]
     clean["instrument"] = _require_str(data, "instrument")
@@ -130,7 +130,8 @@ def normalize_score_id(title: str, composer: str | None, score_id: str | None = 
     if score_id is not None and score_id.startswith("score_"):
         return score_id
     norm_title = _normalize_part(title)
-    norm_composer = _normalize_part(composer or "Unknown").replace(".", "")
+    # A blank composer is as good as a missing one.
+    norm_composer = _normalize_part((composer or "").strip() or "Unknown").replace(".", "")
     norm_composer = _SPACES.sub(" ", norm_composer).strip()
     joiner = "||" if "-" in norm_title or "-" in norm_composer else "-"
     return f"{norm_title}{joiner}{norm_composer}"

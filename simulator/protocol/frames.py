@@ -79,6 +79,11 @@ class BadFrame:
     text: str
 
 
+def _refuse_constant(name: str) -> None:
+    # NaN and Infinity are not JSON; Python's parser would accept them.
+    raise ValueError(f"{name} is not JSON")
+
+
 def decode(text: str | bytes) -> Frame | BadFrame:
     """Parse one WebSocket message; never raises on bad input."""
     if isinstance(text, bytes):
@@ -87,12 +92,13 @@ def decode(text: str | bytes) -> Frame | BadFrame:
         except UnicodeDecodeError:
             return BadFrame("binary message is not UTF-8", repr(text[:80]))
     try:
-        body = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+        body = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError, as are huge ints
         return BadFrame("invalid JSON", text[:200])
     if not isinstance(body, dict):
         return BadFrame("frame is not a JSON object", text[:200])
-    type_ = _TYPES.get(body.pop("type", None))
+    name = body.pop("type", None)
+    type_ = _TYPES.get(name) if isinstance(name, str) else None
     if type_ is None:
         return BadFrame("unknown or missing frame type", text[:200])
     timestamp = body.pop("timestamp", None)

@@ -7,6 +7,7 @@ single flags; `resolve` refuses names that do not exist.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
@@ -52,7 +53,12 @@ FLAG_NAMES = frozenset(f.name for f in fields(Profile)) - {"name"}
 
 
 class UnknownProfile(KeyError):
-    pass
+    """An unknown profile (`flag` None) or a bad flag override (`flag` names it)."""
+
+    def __init__(self, message: str, flag: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.flag = flag
 
 
 def resolve(name: str, overrides: dict[str, Any] | None = None) -> Profile:
@@ -62,7 +68,12 @@ def resolve(name: str, overrides: dict[str, Any] | None = None) -> Profile:
     overrides = overrides or {}
     unknown = sorted(set(overrides) - FLAG_NAMES)
     if unknown:
-        raise UnknownProfile(f"unknown profile flag {unknown[0]!r}; known: {sorted(FLAG_NAMES)}")
+        known = ", ".join(sorted(FLAG_NAMES))
+        close = difflib.get_close_matches(unknown[0], sorted(FLAG_NAMES), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UnknownProfile(
+            f"unknown profile flag {unknown[0]!r}{hint}; known: {known}", unknown[0]
+        )
     base = PROFILES[name]
     return replace(base, **{k: _coerce(k, getattr(base, k), v) for k, v in overrides.items()})
 
@@ -74,7 +85,9 @@ def _coerce(flag: str, default: object, value: object) -> Any:
             return type(default)(str(value))
         except ValueError:
             choices = ", ".join(m.value for m in type(default))
-            raise UnknownProfile(f"flag {flag!r}: {value!r} is not one of {choices}") from None
+            raise UnknownProfile(
+                f"flag {flag!r}: {value!r} is not one of {choices}", flag
+            ) from None
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
@@ -83,4 +96,4 @@ def _coerce(flag: str, default: object, value: object) -> Any:
             return float(value)
         if isinstance(default, int) and value == int(value):
             return int(value)
-    raise UnknownProfile(f"flag {flag!r}: expected {type(default).__name__}, got {value!r}")
+    raise UnknownProfile(f"flag {flag!r}: expected {type(default).__name__}, got {value!r}", flag)

@@ -6,10 +6,11 @@ strict parser accepts nothing else.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timedelta
 
-_ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$")
+_ISO_Z = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z")
 # Naive datetimes on the UTC scale: arithmetic on them is exact and needs no time zone.
 _EPOCH = datetime(1970, 1, 1)
 
@@ -22,7 +23,7 @@ def iso_z(epoch_s: float) -> str:
 
 def parse_iso_z(text: object) -> float | None:
     """Seconds since the epoch, or None when `text` is not a strict `Z` timestamp."""
-    if not isinstance(text, str) or _ISO_Z.match(text) is None:
+    if not isinstance(text, str) or _ISO_Z.fullmatch(text) is None:
         return None
     try:
         moment = datetime.fromisoformat(text[:-1])
@@ -36,5 +37,5 @@ def parse_timestamp(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value) / 1000.0
+        return float(value) / 1000.0 if math.isfinite(value) else None
     return parse_iso_z(value)

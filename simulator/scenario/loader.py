@@ -88,9 +88,17 @@ def _message(error: Any, path: Path_) -> str:
 def _pydantic_error(
     source: str, error: ValidationError, lines: Mapping[Path_, int]
 ) -> ScenarioError:
-    first = error.errors()[0]
-    path = tuple(p for p in first["loc"] if isinstance(p, str | int))
-    more = error.error_count() - 1
+    # A bad item also makes pydantic complain that its list is too short: not a problem of its own.
+    paths = [tuple(p for p in e["loc"] if isinstance(p, str | int)) for e in error.errors()]
+    real = [
+        (e, path)
+        for e, path in zip(error.errors(), paths, strict=True)
+        if not (
+            e["type"] == "too_short" and any(o[: len(path)] == path and o != path for o in paths)
+        )
+    ]
+    first, path = real[0]
+    more = len(real) - 1
     message = _message(first, path) + (f" (+{more} more problems)" if more else "")
     return ScenarioError(source, _line_of(path, lines), _dotted(path), message)
 
@@ -144,11 +152,11 @@ def load_text(source: str, text: str) -> Loaded:
     except ValidationError as error:
         raise _pydantic_error(source, error, lines) from None
     _check_devices(source, scenario, lines)
-    field = "profile" if scenario.profile not in PROFILES else "flags"
     try:
         profile = resolve(scenario.profile, scenario.flags)
     except UnknownProfile as error:
-        raise ScenarioError(source, _line_of((field,), lines), field, str(error.args[0])) from None
+        where: Path_ = ("profile",) if error.flag is None else ("flags", error.flag)
+        raise ScenarioError(source, _line_of(where, lines), _dotted(where), error.message) from None
     return Loaded(source, scenario, profile, _expectations(source, scenario, profile, lines))
 
 

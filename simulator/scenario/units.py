@@ -29,7 +29,7 @@ def parse_duration(value: object) -> float:
         raise ValueError("expected a duration such as 250ms, 90m, 7d or 1h30m")
     text = value.strip().replace(" ", "")
     sign = -1.0 if text.startswith("-") else 1.0
-    body = text.lstrip("+-")
+    body = text[1:] if text[:1] in {"+", "-"} else text
     parts = _DURATION_PART.findall(body)
     if not body or "".join(n + u for n, u in parts) != body:
         raise ValueError(f"{value!r} is not a duration such as 250ms, 90m, 7d or 1h30m")
