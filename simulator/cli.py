@@ -83,6 +83,29 @@ def _strict_default(history: History) -> Loaded:
     return load_text("(strict default)", text)
 
 
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from simulator.matrix import matrix_json, matrix_markdown, run_matrix
+
+    path = _scenario_path(args.scenario)
+    rows = run_matrix(path, args.seed)
+    name = rows[0].run.loaded.scenario.name
+    out = args.out or REPORTS / name / "matrix"
+    for row in rows:
+        write_report(row.run, out / row.profile)
+    _write(out / "matrix.json", matrix_json(rows))
+    _write(out / "matrix.md", matrix_markdown(rows))
+    print(matrix_markdown(rows), end="")
+    print(f"\nreports: {out}/<profile>/report.html, table: {out / 'matrix.md'}")
+    return 0 if all(r.run.passed for r in rows) else 1
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(text, encoding="utf-8")
+    os.replace(temp, path)
+
+
 def cmd_e2e(args: argparse.Namespace) -> int:
     paths = sorted(Path(args.directory).glob("*.yaml"))
     if not paths:
@@ -109,6 +132,13 @@ def parser() -> argparse.ArgumentParser:
     check_p.add_argument("history", help="a history.jsonl written by syncsim run")
     check_p.add_argument("--scenario", help="judge the expectations of this scenario file")
     check_p.set_defaults(handler=cmd_check)
+    matrix_p = commands.add_parser("matrix", help="run one scenario under every profile")
+    matrix_p.add_argument("scenario", help="a scenario file, or a name under scenarios/")
+    matrix_p.add_argument("--seed", type=int, help="override the scenario's seed")
+    matrix_p.add_argument(
+        "--out", type=Path, help="output directory (default reports/<name>/matrix)"
+    )
+    matrix_p.set_defaults(handler=cmd_matrix)
     e2e_p = commands.add_parser("e2e", help="run every scenario in a directory as a gate")
     e2e_p.add_argument("directory", nargs="?", default="scenarios")
     e2e_p.set_defaults(handler=cmd_e2e)

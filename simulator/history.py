@@ -44,6 +44,11 @@ class Kind(StrEnum):
     SERVER_APPLIED = "server_applied"
     SERVER_REFUSED = "server_refused"
     SNAPSHOT = "snapshot"
+    WRITE_FAILED = "write_failed"
+    MIGRATION = "migration"
+    BACKFILL = "backfill"
+    REST = "rest"
+    SERVER_DEDUPLICATED = "server_deduplicated"
     # PING/PONG are simulated frame by frame but summed per connection, one row when it ends:
     # thousands of identical keep-alive rows would bury everything else.
     KEEPALIVE = "keepalive"

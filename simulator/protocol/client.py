@@ -1,18 +1,21 @@
-"""DeviceClient: one device's sync client (local store, offline queue, cursor), sans I/O.
+"""DeviceClient: one device's sync client (stores, outbox, cursors), sans I/O.
 
 How it works: the driver calls an input method with the device's own clock reading as `now`
 (so everything the device stamps carries its clock error), then drains `drain()` for outputs:
-`Send` (a frame to put on the socket), `OpenConnection` / `CloseConnection` (what the device
-wants of its transport) and observations (`UserWrite`, `Merged`, `QueueEvent`, ...) that the
-driver writes into the history. After each input the driver re-arms `next_deadline()`, a
-device-clock time at which it must call `tick`.
+`Send` (a frame to put on the socket), `OpenConnection` / `CloseConnection` / `RestPull` (what
+the device wants of its transport) and observations (`UserWrite`, `Merged`, `QueueEvent`, ...)
+that the driver writes into the history. After each input the driver re-arms
+`next_deadline()`, a device-clock time at which it must call `tick`.
 
 Connection states: CLOSED -> CONNECTING (asked the driver to connect) -> OPEN. On open the
-client sends SYNC_REQUEST when its cursor is missing, invalid or older than the profile's
-threshold, or when its queue holds changes; then it sends the queue. While OPEN a change is
-sent at once and not kept (the modelled system has no ACKs); while not OPEN it is queued.
-A lost connection is retried with doubling delays, a limited number of times, and again as
-soon as the network comes back.
+client starts a REST backfill if its profile says so and its cursor is missing or too old,
+sends SYNC_REQUEST when its cursor is missing, invalid or stale or its outbox holds changes,
+then drains the outbox. With the in-memory queue a change made while OPEN is sent at once and
+forgotten; with the persisted outbox every change goes through the outbox and stays there
+until its ACK. A lost connection is retried with doubling delays, a limited number of times,
+and again as soon as the network comes back.
+
+Everything in `self.storage` survives a reload; everything else is memory.
 """
 
 from __future__ import annotations
@@ -23,18 +26,28 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from simulator.protocol.entities import Entity, fingerprint
+from simulator.protocol.entities import (
+    Entity,
+    fingerprint,
+    legacy_score_id,
+    normalize_score_id,
+    piece_key,
+)
 from simulator.protocol.frames import (
     DATA_FRAMES,
     ENTRY,
     ENTRY_WRITES,
+    PIECE,
+    PIECE_WRITES,
     BadFrame,
     Frame,
     FrameType,
     decode,
 )
-from simulator.protocol.outbox import Dropped, OfflineQueue, QueuedChange
-from simulator.protocol.profile import Profile
+from simulator.protocol.merge import bulk_merge_pieces, decide, split_version, stamp
+from simulator.protocol.outbox import Dropped, MemoryQueue, Outbox, OutboxItem, PersistedOutbox
+from simulator.protocol.profile import DAY, Backfill, Cursor, Idempotency, Migrations, Profile
+from simulator.protocol.storage import LocalStorage
 from simulator.protocol.timefmt import iso_z, parse_iso_z
 
 
@@ -64,6 +77,11 @@ class CloseConnection:
     pass
 
 
+@dataclass(frozen=True)
+class RestPull:
+    """POST /api/sync/pull: every live row of the user, for a backfill."""
+
+
 # -- outputs: observations for the history ------------------------------------------------
 
 
@@ -75,6 +93,18 @@ class UserWrite:
     entity_id: str
     fingerprint: str | None
     updated_at: str | None
+    origin: str = "user"  # or "migration"
+
+
+@dataclass(frozen=True)
+class WriteFailed:
+    """A local write refused by localStorage (quota): the change exists nowhere."""
+
+    write_id: str
+    op: str
+    entity_type: str
+    entity_id: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -88,22 +118,26 @@ class Merged:
     local_fingerprint: str | None
     incoming_updated_at: str | None
     local_updated_at: str | None
+    incoming_version: int | None = None
+    local_version: int | None = None
 
 
 @dataclass(frozen=True)
 class QueueEvent:
-    op: str
+    op: str  # enqueue, send, ack, drop, lost
     write_id: str
     entity_type: str
     entity_id: str
     depth: int
     reason: str = ""
+    message_id: str = ""
 
 
 @dataclass(frozen=True)
 class CursorMoved:
     value: str | None
     reason: str
+    seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -112,43 +146,101 @@ class PeerError:
     text: str
 
 
+@dataclass(frozen=True)
+class MigrationRan:
+    name: str
+    changed: int
+
+
+@dataclass(frozen=True)
+class BackfillEvent:
+    op: str  # prompted, requested, done, failed
+    items: int = 0
+
+
 ClientOutput = (
     Send
     | OpenConnection
     | CloseConnection
+    | RestPull
     | UserWrite
+    | WriteFailed
     | Merged
     | QueueEvent
     | CursorMoved
     | PeerError
+    | MigrationRan
+    | BackfillEvent
 )
 
+_DELETES = {ENTRY: FrameType.ENTRY_DELETED, PIECE: FrameType.PIECE_REMOVED}
 
-def _updated_at(entity: Mapping[str, Any] | None) -> float:
-    if entity is None:
-        return float("-inf")
-    moment = parse_iso_z(entity.get("updatedAt"))
-    return float("-inf") if moment is None else moment
+
+def _version_of(frame: Frame) -> int | None:
+    value = frame.get("version")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class DeviceClient:
-    def __init__(self, device_id: str, user_id: str, profile: Profile, rng: random.Random) -> None:
+    def __init__(
+        self,
+        device_id: str,
+        user_id: str,
+        profile: Profile,
+        rng: random.Random,
+        storage: LocalStorage | None = None,
+    ) -> None:
         self.device_id = device_id
         self.user_id = user_id
         self.profile = profile
         self._rng = rng
-        self.state = ConnState.CLOSED
+        self.storage = storage if storage is not None else LocalStorage()
         self.online = True
-        # localStorage: survives a reload.
-        self.entries: dict[str, Entity] = {}
-        self.last_sync_time: str | None = None
-        # Memory: lost on reload.
-        self.queue = OfflineQueue(profile.queue_cap, profile.queue_max_age_s)
-        self._writes = 0
+        self._out: list[ClientOutput] = []
+        self._reset_memory()
+
+    def _reset_memory(self) -> None:
+        profile = self.profile
+        self.state = ConnState.CLOSED
         self._tries = 0
         self._reconnect_at: float | None = None
         self._ping_at: float | None = None
-        self._out: list[ClientOutput] = []
+        self._backfill_state = "idle"  # idle, prompted, pulling
+        self.outbox: Outbox
+        if profile.outbox.value == "persisted":
+            self.outbox = PersistedOutbox(
+                self.storage,
+                profile.queue_cap,
+                profile.queue_max_age_s,
+                profile.outbox_max_retries,
+                profile.outbox_backoff_first_s,
+                profile.outbox_backoff_max_s,
+                self._rng,
+            )
+        else:
+            self.outbox = MemoryQueue(profile.queue_cap, profile.queue_max_age_s)
+
+    # -- what localStorage holds, by the names the real client uses ---------------------
+
+    @property
+    def entries(self) -> dict[str, Entity]:
+        return self.storage.entries
+
+    @property
+    def pieces(self) -> dict[str, Entity]:
+        return self.storage.pieces
+
+    @property
+    def last_sync_time(self) -> str | None:
+        return self.storage.last_sync_time
+
+    @last_sync_time.setter
+    def last_sync_time(self, value: str | None) -> None:
+        self.storage.last_sync_time = value
+
+    @property
+    def queue(self) -> Outbox:
+        return self.outbox
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -157,8 +249,10 @@ class DeviceClient:
         return out
 
     def next_deadline(self) -> float | None:
-        times = [t for t in (self._reconnect_at, self._ping_at) if t is not None]
-        return min(times, default=None)
+        times = [self._reconnect_at, self._ping_at]
+        if self.state is ConnState.OPEN:
+            times.append(self.outbox.next_due())
+        return min((t for t in times if t is not None), default=None)
 
     def _send(self, frame: Frame, write_id: str | None = None) -> None:
         self._out.append(Send(frame, frame.encode(), write_id))
@@ -167,11 +261,30 @@ class DeviceClient:
         bits = f"{self._rng.getrandbits(128):032x}"
         return f"{bits[:8]}-{bits[8:12]}-4{bits[13:16]}-{bits[16:20]}-{bits[20:]}"
 
-    # -- transport inputs -------------------------------------------------------------
+    # -- page lifecycle ---------------------------------------------------------------
 
     def start(self, now: float) -> None:
-        """The page loads: ask for a connection."""
+        """The page loads: run migrations, then ask for a connection."""
+        self._migrate(now)
         self._connect()
+
+    def reload(self, now: float) -> None:
+        """The page reloads: memory (the in-memory queue, the socket) is lost."""
+        for item in self.outbox.lose():
+            self._queue_event("lost", item, "reload")
+        if self.state is not ConnState.CLOSED:
+            self._out.append(CloseConnection())
+        self._reset_memory()
+        self.start(now)
+
+    def wipe(self, now: float) -> None:
+        """Storage wiped or the app reinstalled: nothing local survives."""
+        for item in self.outbox.items():
+            self._queue_event("lost", item, "wipe")
+        self.storage.wipe()
+        self.reload(now)
+
+    # -- transport inputs -------------------------------------------------------------
 
     def _connect(self) -> None:
         if self.state is ConnState.CLOSED and self.online:
@@ -183,11 +296,10 @@ class DeviceClient:
         self.state = ConnState.OPEN
         self._tries = 0
         self._ping_at = now + self.profile.ping_interval_s
+        self._maybe_backfill(now)
         if self._needs_sync_request(now):
-            cursor = self.last_sync_time
-            fields = {} if cursor is None else {"lastSyncTime": cursor}
-            self._send(Frame.make(FrameType.SYNC_REQUEST, now, **fields))
-        self._flush_queue(now)
+            self._send(Frame.make(FrameType.SYNC_REQUEST, now, **self._cursor_fields()))
+        self._drain_outbox(now)
 
     def connection_failed(self, now: float) -> None:
         """A connect attempt did not succeed."""
@@ -217,18 +329,8 @@ class DeviceClient:
         if self._reconnect_at is not None and now >= self._reconnect_at:
             self._reconnect_at = None
             self._connect()
-
-    def reload(self, now: float) -> None:
-        """The page reloads: memory (the queue, the socket) is lost, localStorage is kept."""
-        for item in self.queue.clear():
-            self._queue_event("lost", item, "reload")
-        if self.state is not ConnState.CLOSED:
-            self._out.append(CloseConnection())
-        self.state = ConnState.CLOSED
-        self._ping_at = None
-        self._reconnect_at = None
-        self._tries = 0
-        self._connect()
+        if self.state is ConnState.OPEN:
+            self._drain_outbox(now)
 
     def _schedule_reconnect(self, now: float) -> None:
         if not self.online or self._tries >= self.profile.reconnect_tries:
@@ -238,6 +340,12 @@ class DeviceClient:
         self._reconnect_at = now + min(delay, self.profile.reconnect_max_delay_s)
         self._tries += 1
 
+    def _cursor_fields(self) -> dict[str, Any]:
+        if self.profile.cursor is Cursor.SEQ and self.storage.last_seq > 0:
+            return {"lastSeq": self.storage.last_seq}
+        cursor = self.last_sync_time
+        return {} if cursor is None else {"lastSyncTime": cursor}
+
     def _needs_sync_request(self, now: float) -> bool:
         cursor = parse_iso_z(self.last_sync_time)
         if cursor is None or cursor > now:
@@ -245,71 +353,245 @@ class DeviceClient:
                 self._out.append(CursorMoved(None, "discarded future or invalid cursor"))
             self.last_sync_time = None
             return True
-        return now - cursor > self.profile.sync_request_min_age_s or len(self.queue) > 0
+        return now - cursor > self.profile.sync_request_min_age_s or len(self.outbox) > 0
+
+    # -- backfill over REST -----------------------------------------------------------
+
+    def _maybe_backfill(self, now: float) -> None:
+        if self.profile.backfill is Backfill.OFF or self._backfill_state != "idle":
+            return
+        cursor = parse_iso_z(self.last_sync_time)
+        if cursor is not None and now - cursor <= self.profile.backfill_after_days * DAY:
+            return
+        if self.profile.backfill is Backfill.CONFIRM:
+            self._backfill_state = "prompted"
+            self._out.append(BackfillEvent("prompted"))
+        else:
+            self._request_pull()
+
+    def _request_pull(self) -> None:
+        self._backfill_state = "pulling"
+        self._out.append(BackfillEvent("requested"))
+        self._out.append(RestPull())
+
+    def confirm_backfill(self, now: float) -> None:
+        """The user agreed to download the full history."""
+        if self._backfill_state == "prompted":
+            self._request_pull()
+
+    def rest_pull_done(self, body: Mapping[str, Any] | None, now: float) -> None:
+        """The answer to `RestPull`, or None when the request failed."""
+        self._backfill_state = "idle"
+        if body is None:
+            self._out.append(BackfillEvent("failed"))
+            return
+        entries, pieces = body.get("entries"), body.get("pieces")
+        entries = entries if isinstance(entries, list) else []
+        pieces = pieces if isinstance(pieces, list) else []
+        for entry in entries:
+            self._merge_item(ENTRY, entry, None, "REST_PULL")
+        self._merge_pieces(pieces, "REST_PULL")
+        self._advance_seq(body.get("lastSeq"), "REST_PULL")
+        self.last_sync_time = iso_z(now)
+        self._out.append(CursorMoved(self.last_sync_time, "REST_PULL"))
+        self._out.append(BackfillEvent("done", len(entries) + len(pieces)))
 
     # -- user inputs ------------------------------------------------------------------
 
     def create_entry(self, fields: Mapping[str, Any], now: float) -> str:
         """The user logs a new entry; returns its id."""
-        stamp = iso_z(now)
+        stamp_ = iso_z(now)
         entry: Entity = {"id": self._new_id(), **fields}
-        entry.update(createdAt=stamp, updatedAt=stamp, device_id=self.device_id)
-        self._local_write(entry, FrameType.ENTRY_CREATED, now)
+        entry.update(createdAt=stamp_, updatedAt=stamp_, device_id=self.device_id)
+        self._local_write(ENTRY, entry["id"], entry, FrameType.ENTRY_CREATED, now)
         return str(entry["id"])
 
     def update_entry(self, entry_id: str, changes: Mapping[str, Any], now: float) -> None:
         entry = {**self.entries[entry_id], **changes}
         entry.update(updatedAt=iso_z(now), device_id=self.device_id)
-        self._local_write(entry, FrameType.ENTRY_UPDATED, now)
+        self._local_write(ENTRY, entry_id, entry, FrameType.ENTRY_UPDATED, now)
 
     def delete_entry(self, entry_id: str, now: float) -> None:
-        del self.entries[entry_id]
-        write_id = self._record_write("delete", entry_id, None)
-        self._dispatch(Frame.make(FrameType.ENTRY_DELETED, now, entryId=entry_id), write_id, now)
+        self._local_delete(ENTRY, entry_id, now)
 
-    def _local_write(self, entry: Entity, type_: FrameType, now: float) -> None:
-        self.entries[entry["id"]] = entry
-        op = "create" if type_ is FrameType.ENTRY_CREATED else "update"
-        write_id = self._record_write(op, entry["id"], entry)
-        self._dispatch(Frame.make(type_, now, entry=entry), write_id, now)
+    def score_id(self, title: str, composer: str | None) -> str:
+        if self.profile.normalize_score_ids:
+            return normalize_score_id(title, composer)
+        return legacy_score_id(title, composer)
 
-    def _record_write(self, op: str, entry_id: str, entry: Entity | None) -> str:
-        self._writes += 1
-        write_id = f"{self.device_id}#{self._writes}"
-        fp = None if entry is None else fingerprint(entry)
-        stamp = None if entry is None else entry.get("updatedAt")
-        self._out.append(UserWrite(write_id, op, ENTRY, entry_id, fp, stamp))
-        return write_id
+    def add_piece(self, title: str, composer: str | None, status: str, now: float) -> str:
+        """The user adds a piece to their repertoire; returns its score id."""
+        score_id = self.score_id(title, composer)
+        piece: Entity = {"scoreId": score_id, "title": title, "status": status}
+        if composer is not None:
+            piece["composer"] = composer
+        piece["updatedAt"] = iso_z(now)
+        known = score_id in self.pieces
+        type_ = FrameType.PIECE_UPDATED if known else FrameType.PIECE_ADDED
+        self._local_write(PIECE, score_id, piece, type_, now)
+        return score_id
 
-    def _dispatch(self, frame: Frame, write_id: str, now: float) -> None:
-        if self.state is ConnState.OPEN:
+    def update_piece(self, score_id: str, changes: Mapping[str, Any], now: float) -> None:
+        piece = {**self.pieces[score_id], **changes, "updatedAt": iso_z(now)}
+        self._local_write(PIECE, score_id, piece, FrameType.PIECE_UPDATED, now)
+
+    def remove_piece(self, score_id: str, now: float) -> None:
+        self._local_delete(PIECE, score_id, now)
+
+    def _local_write(
+        self,
+        entity_type: str,
+        entity_id: str,
+        data: Entity,
+        type_: FrameType,
+        now: float,
+        origin: str = "user",
+    ) -> None:
+        op = "create" if type_ in (FrameType.ENTRY_CREATED, FrameType.PIECE_ADDED) else "update"
+        write_id = self._next_write_id(origin)
+        if not self.storage.fits(entity_type, entity_id, data):
+            self._out.append(WriteFailed(write_id, op, entity_type, entity_id, "quota exceeded"))
+            return
+        self.storage.store_of(entity_type)[entity_id] = data
+        self.storage.account(entity_type, entity_id, data)
+        self.storage.tombstones.pop((entity_type, entity_id), None)
+        fp = fingerprint(data)
+        self._out.append(
+            UserWrite(write_id, op, entity_type, entity_id, fp, data.get("updatedAt"), origin)
+        )
+        body = {"entry": data} if entity_type == ENTRY else {"piece": data}
+        self._dispatch(type_, body, entity_type, entity_id, write_id, fp, now)
+
+    def _local_delete(
+        self, entity_type: str, entity_id: str, now: float, origin: str = "user"
+    ) -> None:
+        self.storage.store_of(entity_type).pop(entity_id, None)
+        self.storage.account(entity_type, entity_id, None)
+        if self.profile.client_tombstones:
+            self.storage.tombstones[(entity_type, entity_id)] = iso_z(now)
+        write_id = self._next_write_id(origin)
+        self._out.append(UserWrite(write_id, "delete", entity_type, entity_id, None, None, origin))
+        body = {"entryId": entity_id} if entity_type == ENTRY else {"scoreId": entity_id}
+        self._dispatch(_DELETES[entity_type], body, entity_type, entity_id, write_id, None, now)
+
+    def _next_write_id(self, origin: str) -> str:
+        self.storage.change_counter += 1
+        mark = "m" if origin == "migration" else ""
+        return f"{self.device_id}#{mark}{self.storage.change_counter}"
+
+    def _dispatch(
+        self,
+        type_: FrameType,
+        body: dict[str, Any],
+        entity_type: str,
+        entity_id: str,
+        write_id: str,
+        fp: str | None,
+        now: float,
+    ) -> None:
+        message_id = self._new_id()
+        extra: dict[str, Any] = {}
+        if self.outbox.persisted:
+            extra["messageId"] = message_id
+        if self.profile.idempotency is Idempotency.CLIENT_CHANGE:
+            extra.update(deviceId=self.device_id, clientChangeId=self.storage.change_counter)
+        frame = Frame.make(type_, now, **body, **extra)
+        if not self.outbox.persisted and self.state is ConnState.OPEN:
             self._send(frame, write_id)
             return
-        entity_id = frame.get("entryId") or frame.get("entry", {}).get("id")
-        item = QueuedChange(write_id, ENTRY, str(entity_id), frame, now)
-        for dropped in self.queue.put(item):
+        item = OutboxItem(message_id, write_id, entity_type, entity_id, frame, now, fp)
+        for dropped in self.outbox.put(item):
             self._dropped(dropped)
         self._queue_event("enqueue", item)
+        if self.state is ConnState.OPEN:
+            self._drain_outbox(now)
 
-    # -- queue ------------------------------------------------------------------------
+    # -- migrations -------------------------------------------------------------------
 
-    def _queue_event(self, op: str, item: QueuedChange, reason: str = "") -> None:
+    def _migrate(self, now: float) -> None:
+        if self.profile.migrations is Migrations.OFF:
+            return
+        self._run_migration("lowercase_enums", self._lowercase_enums, now)
+        if self.profile.normalize_score_ids:
+            self._run_migration("normalize_score_ids", self._normalize_piece_ids, now)
+
+    def _run_migration(self, name: str, migration: Any, now: float) -> None:
+        guarded = self.profile.migrations is Migrations.GUARDED
+        if guarded and name in self.storage.migrations_done:
+            return
+        changed = migration(now)
+        self._out.append(MigrationRan(name, changed))
+        if guarded:
+            self.storage.migrations_done.add(name)
+
+    def _lowercase_enums(self, now: float) -> int:
+        changed = 0
+        for entry_id, entry in sorted(self.entries.items()):
+            fixed = {
+                k: (v.lower() if k in ("type", "mood") and isinstance(v, str) else v)
+                for k, v in entry.items()
+            }
+            if fixed != entry:
+                fixed["updatedAt"] = iso_z(now)
+                self._local_write(ENTRY, entry_id, fixed, FrameType.ENTRY_UPDATED, now, "migration")
+                changed += 1
+        return changed
+
+    def _normalize_piece_ids(self, now: float) -> int:
+        changed = 0
+        for old_id, piece in sorted(self.pieces.items()):
+            title = piece.get("title")
+            new_id = normalize_score_id(str(title), piece.get("composer"), old_id)
+            if new_id == old_id:
+                continue
+            changed += 1
+            self._local_delete(PIECE, old_id, now, "migration")
+            current = self.pieces.get(new_id)
+            if current is None or stamp(piece) > stamp(current):
+                moved = {**piece, "scoreId": new_id, "updatedAt": iso_z(now)}
+                self._local_write(PIECE, new_id, moved, FrameType.PIECE_ADDED, now, "migration")
+        return changed
+
+    # -- outbox -----------------------------------------------------------------------
+
+    def _queue_event(self, op: str, item: OutboxItem, reason: str = "") -> None:
         self._out.append(
-            QueueEvent(op, item.write_id, item.entity_type, item.entity_id, len(self.queue), reason)
+            QueueEvent(
+                op,
+                item.write_id,
+                item.entity_type,
+                item.entity_id,
+                len(self.outbox),
+                reason,
+                item.message_id,
+            )
         )
 
     def _dropped(self, dropped: Dropped) -> None:
         self._queue_event("drop", dropped.item, dropped.reason)
 
-    def _flush_queue(self, now: float) -> None:
-        fresh, expired = self.queue.take_all(now)
-        for dropped in expired:
-            self._dropped(dropped)
-        for item in fresh:
-            # The queued frame keeps its original content; only the wire timestamp is new.
+    def _drain_outbox(self, now: float) -> None:
+        due, dropped = self.outbox.drain(now)
+        for gone in dropped:
+            self._dropped(gone)
+        for item in due:
+            # The change keeps its original content; only the wire timestamp is new.
             frame = Frame.make(item.frame.type, now, **item.frame.fields)
             self._send(frame, item.write_id)
             self._queue_event("send", item)
+
+    def _acked(self, frame: Frame) -> None:
+        message_id = frame.get("messageId")
+        if not isinstance(message_id, str):
+            return
+        item = self.outbox.ack(message_id)
+        if item is None:
+            return
+        self._queue_event("ack", item)
+        version = _version_of(frame)
+        local = self.storage.store_of(item.entity_type).get(item.entity_id)
+        if version is not None and local is not None and fingerprint(local) == item.fingerprint:
+            self.storage.versions[item.key] = version
 
     # -- frames from the server -------------------------------------------------------
 
@@ -318,63 +600,141 @@ class DeviceClient:
         if isinstance(frame, BadFrame):
             self._out.append(PeerError(frame.reason, frame.text))
             return
-        if frame.type is FrameType.ERROR:
-            self._out.append(PeerError(f"server refused a frame: {frame.get('error')}", ""))
-        elif frame.type is FrameType.BULK_SYNC:
-            entries = frame.get("entries")
-            if not isinstance(entries, list):
-                self._out.append(PeerError("BULK_SYNC without an entries list", ""))
-                return
-            for entry in entries:
-                self._merge_entry(entry, frame.type)
-        elif frame.type in ENTRY_WRITES:
-            self._merge_entry(frame.get("entry"), frame.type)
-        elif frame.type is FrameType.ENTRY_DELETED:
-            self._remote_delete(frame.get("entryId"))
+        handled = self._handle(frame)
+        if not handled:
+            return
         if frame.type in DATA_FRAMES:
             self.last_sync_time = iso_z(now)
             self._out.append(CursorMoved(self.last_sync_time, frame.type.value))
+        self._advance_seq(frame.get("seq", frame.get("lastSeq")), frame.type.value)
 
-    def _merge_entry(self, incoming: object, via: FrameType) -> None:
-        if not isinstance(incoming, Mapping) or not isinstance(incoming.get("id"), str):
-            self._out.append(PeerError(f"{via.value} carries an entry without an id", ""))
+    def _handle(self, frame: Frame) -> bool:
+        """Apply one frame; False when the client does not listen for it."""
+        type_ = frame.type
+        if type_ is FrameType.ERROR:
+            self._out.append(PeerError(f"server refused a frame: {frame.get('error')}", ""))
+        elif type_ is FrameType.SYNC_RESPONSE:
+            if self.profile.acks:
+                self._acked(frame)
+        elif type_ is FrameType.BULK_SYNC:
+            return self._bulk(frame, "entries", lambda items: self._merge_entries(items))
+        elif type_ in (FrameType.REPERTOIRE_BULK_SYNC, FrameType.PIECE_BULK_SYNC):
+            if type_.value != self.profile.client_repertoire_event:
+                self._out.append(PeerError(f"no handler for {type_.value}; ignored", ""))
+                return False
+            return self._bulk(frame, "pieces", lambda items: self._merge_pieces(items, type_.value))
+        elif type_ in ENTRY_WRITES:
+            self._merge_item(ENTRY, frame.get("entry"), _version_of(frame), type_.value)
+        elif type_ in PIECE_WRITES:
+            self._merge_item(PIECE, frame.get("piece"), _version_of(frame), type_.value)
+        elif type_ is FrameType.ENTRY_DELETED:
+            self._remote_delete(ENTRY, frame.get("entryId"), frame)
+        elif type_ in (FrameType.PIECE_REMOVED, FrameType.PIECE_DISSOCIATED):
+            self._remote_delete(PIECE, frame.get("scoreId"), frame)
+        return True
+
+    def _bulk(self, frame: Frame, field: str, merge: Any) -> bool:
+        items = frame.get(field)
+        if not isinstance(items, list):
+            self._out.append(PeerError(f"{frame.type.value} without a {field} list", ""))
+            return False
+        merge(items)
+        return True
+
+    def _advance_seq(self, value: object, reason: str) -> None:
+        if self.profile.cursor is not Cursor.SEQ:
             return
-        local = self.entries.get(incoming["id"])
-        accepted = local is None or _updated_at(incoming) > _updated_at(local)
-        if local is None:
-            reason = "new"
-        elif accepted:
-            reason = "newer updatedAt"
-        else:
-            reason = "not newer by updatedAt"
+        if isinstance(value, int) and not isinstance(value, bool) and value > self.storage.last_seq:
+            self.storage.last_seq = value
+            self._out.append(CursorMoved(self.last_sync_time, reason, value))
+
+    def _merge_entries(self, items: list[Any]) -> None:
+        for item in items:
+            version = item.get("version") if isinstance(item, Mapping) else None
+            self._merge_item(
+                ENTRY, item, version if isinstance(version, int) else None, "BULK_SYNC"
+            )
+
+    def _merge_pieces(self, items: list[Any], via: str) -> None:
+        if not self.profile.repertoire_bulk_merge:
+            for item in items:
+                version = item.get("version") if isinstance(item, Mapping) else None
+                self._merge_item(PIECE, item, version if isinstance(version, int) else None, via)
+            return
+        for piece in bulk_merge_pieces(i for i in items if isinstance(i, Mapping)):
+            self._merge_item(PIECE, piece.data, piece.version, via)
+
+    def _merge_item(
+        self, entity_type: str, incoming: object, version: int | None, via: str
+    ) -> None:
+        if not isinstance(incoming, Mapping):
+            self._out.append(PeerError(f"{via} carries an item that is not an object", ""))
+            return
+        data, carried = split_version(incoming)
+        version = version if version is not None else carried
+        entity_id = data.get("id") if entity_type == ENTRY else piece_key(data)
+        if not isinstance(entity_id, str):
+            self._out.append(PeerError(f"{via} carries an item without an id", ""))
+            return
+        key = (entity_type, entity_id)
+        store = self.storage.store_of(entity_type)
+        local, local_version = store.get(entity_id), self.storage.versions.get(key)
+        accepted, reason = self._judge(key, local, local_version, data, version)
         if accepted:
-            self.entries[incoming["id"]] = dict(incoming)
+            store[entity_id] = data
+            self.storage.account(entity_type, entity_id, data)
+            self.storage.tombstones.pop(key, None)
+            if version is not None:
+                self.storage.versions[key] = version
         self._out.append(
             Merged(
-                ENTRY,
-                incoming["id"],
+                entity_type,
+                entity_id,
                 accepted,
                 reason,
-                via.value,
-                fingerprint(incoming),
+                via,
+                fingerprint(data),
                 None if local is None else fingerprint(local),
-                incoming.get("updatedAt"),
+                data.get("updatedAt"),
                 None if local is None else local.get("updatedAt"),
+                version,
+                local_version,
             )
         )
 
-    def _remote_delete(self, entry_id: object) -> None:
-        if not isinstance(entry_id, str):
-            self._out.append(PeerError("ENTRY_DELETED without an entryId", ""))
+    def _judge(
+        self,
+        key: tuple[str, str],
+        local: Mapping[str, Any] | None,
+        local_version: int | None,
+        data: Mapping[str, Any],
+        version: int | None,
+    ) -> tuple[bool, str]:
+        deleted_at = self.storage.tombstones.get(key)
+        if local is None and deleted_at is not None:
+            if stamp(data) <= (parse_iso_z(deleted_at) or float("-inf")):
+                return False, "tombstoned"
+            return True, "newer than its tombstone"
+        return decide(self.profile.lww, local, local_version, data, version)
+
+    def _remote_delete(self, entity_type: str, entity_id: object, frame: Frame) -> None:
+        via = frame.type.value
+        if not isinstance(entity_id, str):
+            self._out.append(PeerError(f"{via} without an id", ""))
             return
-        local = self.entries.pop(entry_id, None)
+        local = self.storage.store_of(entity_type).pop(entity_id, None)
+        self.storage.account(entity_type, entity_id, None)
+        self.storage.versions.pop((entity_type, entity_id), None)
+        if self.profile.client_tombstones:
+            # The delete happened no later than the server stamped its frame.
+            self.storage.tombstones[(entity_type, entity_id)] = frame.timestamp
         self._out.append(
             Merged(
-                ENTRY,
-                entry_id,
+                entity_type,
+                entity_id,
                 local is not None,
                 "deleted" if local is not None else "already absent",
-                FrameType.ENTRY_DELETED.value,
+                via,
                 None,
                 None if local is None else fingerprint(local),
                 None,

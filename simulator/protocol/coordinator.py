@@ -1,30 +1,41 @@
-"""Coordinator: the reference sync server's per-user logic, sans I/O.
+"""Coordinator: the reference sync server's logic, sans I/O.
 
 How it works: a driver reports connections opening and closing and hands over every text
 message with the server's `now`. The coordinator validates the frame, stores mutations in its
 `ServerStore`, and queues what it wants sent as `Outgoing` items (connection id plus text),
 which the driver drains and delivers. A mutation is acknowledged to its sender with
 `SYNC_RESPONSE` and broadcast to the same user's other connections, never to another user's.
-A refused frame gets an `ERROR` frame and changes nothing else. All in-memory state (who is
-connected) is lost when the server restarts; the store is not.
+A refused frame gets an `ERROR` frame and changes nothing else. The REST endpoints
+(`rest_pull`, `rest_push`) work on the same store and broadcast the same way.
+
+The server stores whatever valid change arrives last: it applies no conflict rule of its own,
+as the modelled server does not. Which behaviours are on (repertoire bulk, chunking, versions
+in broadcasts, ACKs naming the messageId, idempotency) is the profile's business.
+
+All in-memory state (who is connected) is lost when the server restarts; the store is not.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.protocol.entities import Invalid, clean_entry
+from simulator.protocol.entities import Invalid, clean_entry, clean_piece
 from simulator.protocol.frames import (
     ENTRY,
+    ENTRY_MUTATIONS,
     ENTRY_WRITES,
+    MUTATIONS,
+    PIECE,
+    PIECE_WRITES,
     BadFrame,
     Frame,
     FrameType,
     decode,
 )
-from simulator.protocol.profile import DAY, Profile
-from simulator.protocol.store import Row, ServerStore
+from simulator.protocol.profile import DAY, Idempotency, Profile
+from simulator.protocol.store import Processed, Row, ServerStore
 from simulator.protocol.timefmt import parse_iso_z
 
 
@@ -59,7 +70,51 @@ class Refused:
     reason: str
 
 
-ServerOutput = Outgoing | Applied | Refused
+@dataclass(frozen=True)
+class Deduplicated:
+    """Server-internal evidence: a mutation already applied was acknowledged, not re-applied."""
+
+    conn_id: str
+    user_id: str
+    key: str
+    seq: int
+
+
+ServerOutput = Outgoing | Applied | Refused | Deduplicated
+
+REST = "rest"  # the connection id of changes that came over REST
+
+
+@dataclass(frozen=True)
+class Change:
+    """A validated mutation, ready to store."""
+
+    type: FrameType
+    entity_type: str
+    entity_id: str
+    data: dict[str, Any]
+    deleted: bool
+
+    def body(self) -> dict[str, Any]:
+        if self.entity_type == ENTRY:
+            return {"entryId": self.entity_id} if self.deleted else {"entry": self.data}
+        return {"scoreId": self.entity_id} if self.deleted else {"piece": self.data}
+
+
+def validate(frame: Frame) -> Change:
+    """The change a mutation frame asks for, or `Invalid` saying why it is refused."""
+    type_ = frame.type
+    if type_ in ENTRY_WRITES:
+        entry = clean_entry(frame.get("entry"))
+        return Change(type_, ENTRY, entry["id"], entry, False)
+    if type_ in PIECE_WRITES:
+        piece = clean_piece(frame.get("piece"))
+        return Change(type_, PIECE, piece["scoreId"], piece, False)
+    field = "entryId" if type_ in ENTRY_MUTATIONS else "scoreId"
+    entity_id = frame.get(field)
+    if not isinstance(entity_id, str) or not entity_id.strip():
+        raise Invalid(f"{field}: required non-empty string")
+    return Change(type_, ENTRY if type_ in ENTRY_MUTATIONS else PIECE, entity_id, {}, True)
 
 
 class Coordinator:
@@ -88,8 +143,8 @@ class Coordinator:
             self._send(conn_id, Frame.make(FrameType.PONG, now))
         elif frame.type is FrameType.SYNC_REQUEST:
             self._catch_up(conn_id, frame, now)
-        elif frame.type in ENTRY_WRITES or frame.type is FrameType.ENTRY_DELETED:
-            self._mutate_entry(conn_id, frame, now)
+        elif frame.type in MUTATIONS:
+            self._mutate(conn_id, frame, now)
         else:
             self._refuse(conn_id, f"unsupported event {frame.type.value}", now)
 
@@ -101,7 +156,7 @@ class Coordinator:
     def connections(self) -> dict[str, str]:
         return dict(self._users)
 
-    # -- handlers -----------------------------------------------------------------------
+    # -- output helpers -----------------------------------------------------------------
 
     def _send(self, conn_id: str, frame: Frame) -> None:
         self._out.append(Outgoing(conn_id, frame, frame.encode()))
@@ -110,57 +165,107 @@ class Coordinator:
         self._out.append(Refused(conn_id, reason))
         self._send(conn_id, Frame.make(FrameType.ERROR, now, error=reason))
 
-    def _cursor(self, frame: Frame, now: float) -> float:
+    # -- catch-up -----------------------------------------------------------------------
+
+    def _rows_since(self, user: str, frame: Frame, now: float) -> list[Row]:
+        last_seq = frame.get("lastSeq")
+        if isinstance(last_seq, int) and not isinstance(last_seq, bool) and last_seq > 0:
+            return self.store.changed_since_seq(user, last_seq)
         since = parse_iso_z(frame.get("lastSyncTime"))
         if since is None or since > now:
-            return now - self.profile.window_days * DAY
-        return since
+            since = now - self.profile.window_days * DAY
+        return self.store.changed_since(user, since)
+
+    def _item(self, row: Row) -> dict[str, Any]:
+        if self.profile.version_in_broadcasts:
+            return {**row.data, "version": row.version}
+        return row.data
+
+    def _chunks(self, rows: list[Row]) -> list[list[Row]]:
+        size = self.profile.bulk_chunk_size
+        if size <= 0:
+            return [rows]
+        return [rows[i : i + size] for i in range(0, len(rows), size)] or [[]]
+
+    def _bulk(
+        self, conn_id: str, type_: FrameType, field: str, rows: list[Row], now: float
+    ) -> None:
+        chunked = self.profile.bulk_chunk_size > 0
+        for page, chunk in enumerate(self._chunks(rows)):
+            fields: dict[str, Any] = {field: [self._item(r) for r in chunk]}
+            if chunked:
+                fields["page"] = page
+            if self.profile.version_in_broadcasts and chunk:
+                fields["lastSeq"] = max(r.seq for r in chunk)
+            self._send(conn_id, Frame.make(type_, now, **fields))
 
     def _catch_up(self, conn_id: str, frame: Frame, now: float) -> None:
-        user = self._users[conn_id]
-        rows = [r for r in self.store.changed_since(user, self._cursor(frame, now))]
+        rows = self._rows_since(self._users[conn_id], frame, now)
         entries = [r for r in rows if r.entity_type == ENTRY]
-        live = [r.data for r in entries if not r.deleted]
-        self._send(conn_id, Frame.make(FrameType.BULK_SYNC, now, entries=live))
-        for row in entries:
-            if row.deleted:
-                self._send(conn_id, Frame.make(FrameType.ENTRY_DELETED, now, entryId=row.entity_id))
-        last_seq = max((r.seq for r in entries), default=0)
-        self._send(
-            conn_id,
-            Frame.make(FrameType.SYNC_RESPONSE, now, message="Sync complete", lastSeq=last_seq),
+        pieces = [r for r in rows if r.entity_type == PIECE] if self.profile.repertoire_bulk else []
+        self._bulk(
+            conn_id, FrameType.BULK_SYNC, "entries", [r for r in entries if not r.deleted], now
         )
+        if self.profile.repertoire_bulk:
+            event = FrameType(self.profile.repertoire_bulk_event)
+            self._bulk(conn_id, event, "pieces", [r for r in pieces if not r.deleted], now)
+        for row in entries + pieces:
+            if row.deleted:
+                change = Change(_delete_type(row), row.entity_type, row.entity_id, {}, True)
+                self._send(conn_id, Frame.make(change.type, now, **change.body()))
+        sent = entries + pieces
+        last_seq = max((r.seq for r in sent), default=0)
+        done = Frame.make(FrameType.SYNC_RESPONSE, now, message="Sync complete", lastSeq=last_seq)
+        self._send(conn_id, done)
 
-    def _mutate_entry(self, conn_id: str, frame: Frame, now: float) -> None:
+    # -- mutations ----------------------------------------------------------------------
+
+    def _idempotency_key(self, frame: Frame) -> str | None:
+        mode = self.profile.idempotency
+        if mode is Idempotency.MESSAGE_ID and isinstance(frame.get("messageId"), str):
+            return f"msg:{frame.get('messageId')}"
+        if mode is Idempotency.CLIENT_CHANGE:
+            device, change = frame.get("deviceId"), frame.get("clientChangeId")
+            if isinstance(device, str) and isinstance(change, int):
+                return f"change:{device}:{change}"
+        return None
+
+    def _mutate(self, conn_id: str, frame: Frame, now: float) -> None:
         user = self._users[conn_id]
-        if frame.type is FrameType.ENTRY_DELETED:
-            entry_id = frame.get("entryId")
-            if not isinstance(entry_id, str) or not entry_id:
-                self._refuse(conn_id, "entryId: required non-empty string", now)
-                return
-            row = self.store.write(user, ENTRY, entry_id, {}, None, now, deleted=True)
-            self._applied(conn_id, row, now, {"entryId": entry_id})
-            return
         try:
-            entry = clean_entry(frame.get("entry"))
+            change = validate(frame)
         except Invalid as error:
-            self._refuse(conn_id, f"invalid entry: {error}", now)
+            self._refuse(conn_id, f"invalid {frame.type.value}: {error}", now)
             return
-        row = self.store.write(user, ENTRY, entry["id"], entry, entry.get("device_id"), now)
-        self._applied(conn_id, row, now, {"entry": entry}, frame.type)
+        key = self._idempotency_key(frame)
+        seen = None if key is None else self.store.processed(user, key)
+        if seen is not None:
+            assert key is not None
+            self._out.append(Deduplicated(conn_id, user, key, seen.seq))
+            self._ack(conn_id, frame, seen, now)
+            return
+        row = self._store(
+            conn_id, user, change, now, change.data.get("device_id") or frame.get("deviceId")
+        )
+        if key is not None:
+            self.store.remember(user, key, row)
+        self._ack(conn_id, frame, row, now)
 
-    def _applied(
-        self,
-        conn_id: str,
-        row: Row,
-        now: float,
-        body: dict[str, Any],
-        type_: FrameType = FrameType.ENTRY_DELETED,
-    ) -> None:
+    def _store(self, conn_id: str, user: str, change: Change, now: float, device: Any) -> Row:
+        device_id = device if isinstance(device, str) else None
+        row = self.store.write(
+            user,
+            change.entity_type,
+            change.entity_id,
+            change.data,
+            device_id,
+            now,
+            deleted=change.deleted,
+        )
         self._out.append(
             Applied(
                 conn_id,
-                row.user_id,
+                user,
                 row.entity_type,
                 row.entity_id,
                 row.version,
@@ -169,9 +274,68 @@ class Coordinator:
                 row.deleted,
             )
         )
-        ack = Frame.make(FrameType.SYNC_RESPONSE, now, message="Mutation applied", lastSeq=row.seq)
-        self._send(conn_id, ack)
-        broadcast = Frame.make(type_, now, **body)
-        for other, user in self._users.items():
-            if other != conn_id and user == row.user_id:
-                self._send(other, broadcast)
+        self._broadcast(conn_id, user, change, row, now)
+        return row
+
+    def _broadcast(self, sender: str, user: str, change: Change, row: Row, now: float) -> None:
+        extra: dict[str, Any] = {}
+        if self.profile.version_in_broadcasts:
+            extra = {"version": row.version, "seq": row.seq}
+        frame = Frame.make(change.type, now, **change.body(), **extra)
+        for other, owner in self._users.items():
+            if other != sender and owner == user:
+                self._send(other, frame)
+
+    def _ack(self, conn_id: str, frame: Frame, row: Row | Processed, now: float) -> None:
+        fields: dict[str, Any] = {"message": "Mutation applied", "lastSeq": row.seq}
+        if self.profile.acks:
+            if isinstance(frame.get("messageId"), str):
+                fields["messageId"] = frame.get("messageId")
+            fields.update(entityType=row.entity_type, entityId=row.entity_id)
+            if self.profile.version_in_broadcasts:
+                fields["version"] = row.version
+        self._send(conn_id, Frame.make(FrameType.SYNC_RESPONSE, now, **fields))
+
+    # -- REST beside the socket ---------------------------------------------------------
+
+    def rest_pull(self, user: str, now: float) -> dict[str, Any]:
+        """POST /api/sync/pull: every live row of the user."""
+        rows = [r for r in self.store.rows(user) if not r.deleted]
+        return {
+            "entries": [self._item(r) for r in rows if r.entity_type == ENTRY],
+            "pieces": [self._item(r) for r in rows if r.entity_type == PIECE],
+            "lastSeq": max((r.seq for r in self.store.rows(user)), default=0),
+            "timestamp": Frame.make(FrameType.PONG, now).timestamp,
+        }
+
+    def rest_push(
+        self, user: str, body: object, idempotency_key: str | None, now: float
+    ) -> tuple[int, dict[str, Any]]:
+        """POST /api/sync/push: all changes or none; a repeated key gets the first answer."""
+        if idempotency_key:
+            earlier = self.store.rest_response(user, idempotency_key)
+            if earlier is not None:
+                return earlier
+        changes = body.get("changes") if isinstance(body, Mapping) else None
+        if not isinstance(changes, list):
+            return 400, {"error": "changes: required list"}
+        try:
+            validated = [validate(_as_frame(c, now)) for c in changes]
+        except Invalid as error:
+            return 400, {"error": str(error)}
+        rows = [self._store(REST, user, change, now, None) for change in validated]
+        answer = (200, {"applied": len(rows), "lastSeq": max((r.seq for r in rows), default=0)})
+        if idempotency_key:
+            self.store.remember_rest(user, idempotency_key, answer)
+        return answer
+
+
+def _as_frame(change: object, now: float) -> Frame:
+    if not isinstance(change, Mapping) or change.get("type") not in {t.value for t in MUTATIONS}:
+        raise Invalid("type: each change needs a mutation type such as ENTRY_CREATED")
+    fields = {k: v for k, v in change.items() if k not in ("type", "timestamp")}
+    return Frame.make(FrameType(change["type"]), now, **fields)
+
+
+def _delete_type(row: Row) -> FrameType:
+    return FrameType.ENTRY_DELETED if row.entity_type == ENTRY else FrameType.PIECE_REMOVED

@@ -116,6 +116,15 @@ def fingerprint(entity: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
+_IDENTITY_FIELDS = ("id", "createdAt", "updatedAt", "device_id")
+
+
+def content_fingerprint(entry: Mapping[str, Any]) -> str:
+    """A digest of what a person typed, without ids and stamps: the same entry saved twice
+    under two ids has the same content fingerprint."""
+    return fingerprint({k: v for k, v in entry.items() if k not in _IDENTITY_FIELDS})
+
+
 _SPACES = re.compile(r"\s+")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 _DASHES = str.maketrans({"\u2013": "-", "\u2014": "-"})
@@ -135,3 +144,45 @@ def normalize_score_id(title: str, composer: str | None, score_id: str | None = 
     norm_composer = _SPACES.sub(" ", norm_composer).strip()
     joiner = "||" if "-" in norm_title or "-" in norm_composer else "-"
     return f"{norm_title}{joiner}{norm_composer}"
+
+
+def legacy_score_id(title: str, composer: str | None) -> str:
+    """The id the client gave pieces before normalization: lower-cased, nothing else.
+
+    Two spellings of one piece ("J.S. Bach" and "JS Bach") get two ids, which is the duplicate
+    the seed's normalization (and its migration) exists to remove.
+    """
+    return f"{title.strip().lower()}-{(composer or 'Unknown').strip().lower()}"
+
+
+def piece_key(data: Mapping[str, Any]) -> str | None:
+    """The score id of a piece, accepted as `scoreId`, `score_id` or `id`."""
+    for key in ("scoreId", "score_id", "id"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
+def clean_piece(data: object) -> Entity:
+    """The repertoire item as the server stores it, or `Invalid` naming the first bad field."""
+    if not isinstance(data, Mapping):
+        raise Invalid("piece: must be an object")
+    score_id = piece_key(data)
+    if score_id is None:
+        raise Invalid("scoreId: required non-empty string (also accepted as score_id or id)")
+    clean: Entity = {"scoreId": score_id, "title": _require_str(data, "title")}
+    composer = data.get("composer")
+    if composer is not None:
+        if not isinstance(composer, str):
+            raise Invalid("composer: must be a string")
+        clean["composer"] = composer
+    status = data.get("status", "planned")
+    if not isinstance(status, str) or status not in PIECE_STATUSES:
+        raise Invalid(f"status: {status!r} is not one of {sorted(PIECE_STATUSES)}")
+    clean["status"] = status
+    if "updatedAt" in data:
+        if parse_iso_z(data["updatedAt"]) is None:
+            raise Invalid("updatedAt: must be an ISO 8601 UTC timestamp ending in Z")
+        clean["updatedAt"] = data["updatedAt"]
+    return clean

@@ -26,6 +26,8 @@ class FrameType(StrEnum):
     SYNC_RESPONSE = "SYNC_RESPONSE"
     BULK_SYNC = "BULK_SYNC"
     REPERTOIRE_BULK_SYNC = "REPERTOIRE_BULK_SYNC"
+    # The other name the seed's open question 1 considers for the repertoire bulk.
+    PIECE_BULK_SYNC = "PIECE_BULK_SYNC"
     ENTRY_CREATED = "ENTRY_CREATED"
     ENTRY_UPDATED = "ENTRY_UPDATED"
     ENTRY_DELETED = "ENTRY_DELETED"
@@ -42,7 +44,11 @@ PIECE_WRITES = frozenset({FrameType.PIECE_ADDED, FrameType.PIECE_UPDATED})
 PIECE_MUTATIONS = PIECE_WRITES | {FrameType.PIECE_REMOVED, FrameType.PIECE_DISSOCIATED}
 MUTATIONS = ENTRY_MUTATIONS | PIECE_MUTATIONS
 # Frames that carry data; only these may move a client's lastSyncTime cursor.
-DATA_FRAMES = MUTATIONS | {FrameType.BULK_SYNC, FrameType.REPERTOIRE_BULK_SYNC}
+DATA_FRAMES = MUTATIONS | {
+    FrameType.BULK_SYNC,
+    FrameType.REPERTOIRE_BULK_SYNC,
+    FrameType.PIECE_BULK_SYNC,
+}
 CONTROL_FRAMES = frozenset({FrameType.WELCOME, FrameType.PONG})
 
 

@@ -17,26 +17,88 @@ HOUR = 3_600.0
 
 
 class LwwRule(StrEnum):
-    UPDATED_AT = "updated_at"
+    """How a client decides whether an incoming item replaces its local copy."""
+
+    UPDATED_AT = "updated_at"  # later updatedAt wins
+    VERSION_FIRST = "version_first"  # higher server version wins when both have one
+
+
+class OutboxKind(StrEnum):
+    MEMORY = "memory"  # lost on reload; an item leaves when sent
+    PERSISTED = "persisted"  # ws_outbox_v1 in localStorage; an item leaves on its ACK
+
+
+class Cursor(StrEnum):
+    TIME = "time"  # lastSyncTime
+    SEQ = "seq"  # lastSeq, the server's change counter
+
+
+class Idempotency(StrEnum):
+    NONE = "none"
+    MESSAGE_ID = "message_id"  # the outbox item's messageId
+    CLIENT_CHANGE = "client_change"  # (deviceId, clientChangeId)
+
+
+class Backfill(StrEnum):
+    OFF = "off"
+    AUTO = "auto"  # REST pull when the cursor is missing or too old
+    CONFIRM = "confirm"  # the same, once the user confirms
+
+
+class Migrations(StrEnum):
+    OFF = "off"
+    UNGUARDED = "unguarded"  # run at every page load
+    GUARDED = "guarded"  # run once, tracked in localStorage
+
+
+EVENT_NAMES = ("REPERTOIRE_BULK_SYNC", "PIECE_BULK_SYNC")
 
 
 @dataclass(frozen=True)
 class Profile:
-    """Every behaviour flag of the modelled client and server."""
+    """Every behaviour flag of the modelled client and server. Defaults are `legacy`."""
 
     name: str
-    # Server: SYNC_REQUEST without a usable cursor answers with rows of the last N days.
+    # -- server --
+    # SYNC_REQUEST without a usable cursor answers with rows of the last N days.
     window_days: float = 7.0
-    # Client offline queue: newest wins per entity, capped, items older than this dropped.
+    # Send repertoire rows in catch-up, under this event name.
+    repertoire_bulk: bool = False
+    repertoire_bulk_event: str = "REPERTOIRE_BULK_SYNC"
+    # Rows per bulk frame; 0 sends one frame whatever its size.
+    bulk_chunk_size: int = 0
+    # Broadcasts, bulk items and ACKs carry the row's version.
+    version_in_broadcasts: bool = False
+    # The mutation ACK names the messageId it acknowledges; the client keeps items until then.
+    acks: bool = False
+    idempotency: Idempotency = Idempotency.NONE
+    # -- client --
+    outbox: OutboxKind = OutboxKind.MEMORY
     queue_cap: int = 200
+    # Memory queue: items older than this are dropped when it drains. Persisted outbox:
+    # retention, after which an unacknowledged item is dropped.
     queue_max_age_s: float = 48 * HOUR
-    # Client: the conflict rule applied when merging an incoming item.
+    outbox_max_retries: int = 8
+    outbox_backoff_first_s: float = 2.0
+    outbox_backoff_max_s: float = 300.0
+    # The bulk event name the client listens for (the seed's open question 1).
+    client_repertoire_event: str = "REPERTOIRE_BULK_SYNC"
+    # Repertoire bulk merge: normalize scoreId, dedupe, keep max(updatedAt, version).
+    repertoire_bulk_merge: bool = False
+    # New pieces get the normalized score id of PROTOCOL.md (else the old raw id).
+    normalize_score_ids: bool = False
     lww: LwwRule = LwwRule.UPDATED_AT
-    # Client: SYNC_REQUEST on connect when the last sync is older than this.
+    cursor: Cursor = Cursor.TIME
+    # Keep deleted ids so a stale copy cannot bring an item back.
+    client_tombstones: bool = False
+    backfill: Backfill = Backfill.OFF
+    backfill_after_days: float = 30.0
+    migrations: Migrations = Migrations.UNGUARDED
+    # SYNC_REQUEST on connect when the last sync is older than this.
     sync_request_min_age_s: float = 30.0
     ping_interval_s: float = 30.0
-    # Client: reconnect backoff, doubling from the first delay up to the cap, then giving up
-    # until the network comes back.
+    # Reconnect backoff, doubling from the first delay up to the cap, then giving up until the
+    # network comes back.
     reconnect_first_delay_s: float = 1.0
     reconnect_max_delay_s: float = 30.0
     reconnect_tries: int = 5
@@ -45,9 +107,33 @@ class Profile:
         return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in asdict(self).items()}
 
 
-PROFILES: dict[str, Profile] = {
-    "legacy": Profile(name="legacy"),
-}
+_LEGACY = Profile(name="legacy")
+_PROPOSED = replace(
+    _LEGACY,
+    name="proposed",
+    window_days=30.0,
+    repertoire_bulk=True,
+    bulk_chunk_size=500,
+    version_in_broadcasts=True,
+    acks=True,
+    idempotency=Idempotency.MESSAGE_ID,
+    outbox=OutboxKind.PERSISTED,
+    queue_max_age_s=7 * DAY,
+    repertoire_bulk_merge=True,
+    normalize_score_ids=True,
+    lww=LwwRule.VERSION_FIRST,
+    backfill=Backfill.AUTO,
+    migrations=Migrations.GUARDED,
+)
+_SEQ = replace(
+    _PROPOSED,
+    name="seq",
+    cursor=Cursor.SEQ,
+    client_tombstones=True,
+    idempotency=Idempotency.CLIENT_CHANGE,
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (_LEGACY, _PROPOSED, _SEQ)}
 
 FLAG_NAMES = frozenset(f.name for f in fields(Profile)) - {"name"}
 
@@ -80,6 +166,12 @@ def resolve(name: str, overrides: dict[str, Any] | None = None) -> Profile:
 
 def _coerce(flag: str, default: object, value: object) -> Any:
     """`value` in the type of the flag's default, or `UnknownProfile` saying what was wanted."""
+    if flag in {"repertoire_bulk_event", "client_repertoire_event"}:
+        if value not in EVENT_NAMES:
+            raise UnknownProfile(
+                f"flag {flag!r}: {value!r} is not one of {', '.join(EVENT_NAMES)}", flag
+            )
+        return value
     if isinstance(default, StrEnum):
         try:
             return type(default)(str(value))

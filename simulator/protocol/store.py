@@ -35,6 +35,19 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     INSERT INTO counters (name, value) VALUES ('seq', 0);
     """,
+    # Idempotency: mutations already applied (by messageId or device change id), and REST push
+    # answers by X-Idempotency-Key.
+    """
+    CREATE TABLE processed (
+        user_id TEXT NOT NULL, key TEXT NOT NULL, entity_type TEXT NOT NULL,
+        entity_id TEXT NOT NULL, version INTEGER NOT NULL, seq INTEGER NOT NULL,
+        PRIMARY KEY (user_id, key)
+    );
+    CREATE TABLE rest_idempotency (
+        user_id TEXT NOT NULL, key TEXT NOT NULL, status INTEGER NOT NULL, body TEXT NOT NULL,
+        PRIMARY KEY (user_id, key)
+    );
+    """,
 )
 
 
@@ -54,6 +67,16 @@ class Row:
     @property
     def deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+@dataclass(frozen=True)
+class Processed:
+    """What an already-applied mutation produced: enough to acknowledge it again."""
+
+    entity_type: str
+    entity_id: str
+    version: int
+    seq: int
 
 
 def _row(record: sqlite3.Row) -> Row:
@@ -158,6 +181,39 @@ class ServerStore:
             (user_id, since),
         )
         return [_row(r) for r in records]
+
+    def changed_since_seq(self, user_id: str, last_seq: int) -> list[Row]:
+        """Rows of the user with a seq strictly above `last_seq`, in seq order."""
+        records = self._db.execute(
+            "SELECT * FROM sync_data WHERE user_id=? AND seq > ? ORDER BY seq", (user_id, last_seq)
+        )
+        return [_row(r) for r in records]
+
+    def processed(self, user_id: str, key: str) -> Processed | None:
+        """What a mutation with this idempotency key did, if it was applied already."""
+        found = self._db.execute(
+            "SELECT entity_type, entity_id, version, seq FROM processed WHERE user_id=? AND key=?",
+            (user_id, key),
+        ).fetchone()
+        return None if found is None else Processed(*found)
+
+    def remember(self, user_id: str, key: str, row: Row) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO processed VALUES (?,?,?,?,?,?)",
+            (user_id, key, row.entity_type, row.entity_id, row.version, row.seq),
+        )
+
+    def rest_response(self, user_id: str, key: str) -> tuple[int, dict[str, Any]] | None:
+        found = self._db.execute(
+            "SELECT status, body FROM rest_idempotency WHERE user_id=? AND key=?", (user_id, key)
+        ).fetchone()
+        return None if found is None else (int(found[0]), json.loads(found[1]))
+
+    def remember_rest(self, user_id: str, key: str, answer: tuple[int, dict[str, Any]]) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO rest_idempotency VALUES (?,?,?,?)",
+            (user_id, key, answer[0], json.dumps(answer[1], sort_keys=True)),
+        )
 
     def rows(self, user_id: str | None = None) -> Iterator[Row]:
         """Every row, tombstones included, in a stable order."""

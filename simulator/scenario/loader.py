@@ -144,9 +144,12 @@ def _check_devices(source: str, scenario: Scenario, lines: Mapping[Path_, int]) 
             )
 
 
-def load_text(source: str, text: str) -> Loaded:
+def load_text(source: str, text: str, profile_name: str | None = None) -> Loaded:
+    """Validate a scenario; `profile` runs it under another profile than the one it names."""
     data, lines = _parse_yaml(source, text)
     data.setdefault("name", Path(source).stem)
+    if profile_name is not None:
+        data["profile"] = profile_name
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
@@ -193,10 +196,10 @@ def _expectations(
     return tuple(chosen.values())
 
 
-def load(path: str | Path) -> Loaded:
+def load(path: str | Path, profile_name: str | None = None) -> Loaded:
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise ScenarioError(source, None, "(file)", error.strerror or "cannot read") from None
-    return load_text(source, text)
+    return load_text(source, text, profile_name)

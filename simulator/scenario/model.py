@@ -60,6 +60,10 @@ class Workload(Strict):
     entries_per_day: float = Field(default=4.0, ge=0)
     update_ratio: float = Field(default=0.2, ge=0, le=1)
     delete_ratio: float = Field(default=0.05, ge=0, le=1)
+    pieces_per_day: float = Field(default=0.5, ge=0)
+    piece_update_ratio: float = Field(default=0.3, ge=0, le=1)
+    piece_remove_ratio: float = Field(default=0.05, ge=0, le=1)
+    messy_spelling_ratio: float = Field(default=0.3, ge=0, le=1)
     active_hours: tuple[int, int] = (7, 23)
 
 

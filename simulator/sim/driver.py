@@ -8,6 +8,7 @@ deliveries are plain simpy timeouts with callbacks, so no process is kept per fr
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from typing import Any
@@ -16,18 +17,22 @@ import simpy
 
 from simulator.history import NOT_SENT, SERVER, History, Kind, Record
 from simulator.protocol.client import (
+    BackfillEvent,
     ClientOutput,
     CloseConnection,
     CursorMoved,
     DeviceClient,
     Merged,
+    MigrationRan,
     OpenConnection,
     PeerError,
     QueueEvent,
+    RestPull,
     Send,
     UserWrite,
+    WriteFailed,
 )
-from simulator.protocol.coordinator import Applied, Coordinator, Outgoing, Refused
+from simulator.protocol.coordinator import Applied, Coordinator, Deduplicated, Outgoing, Refused
 from simulator.protocol.entities import fingerprint
 from simulator.protocol.frames import Frame, entity_key
 from simulator.protocol.store import ServerStore
@@ -118,6 +123,8 @@ class Simulation:
             self._open(device)
         elif isinstance(output, CloseConnection):
             self._drop(device, "client closed")
+        elif isinstance(output, RestPull):
+            self._rest_pull(device)
         else:
             self._observe(device, output)
 
@@ -132,7 +139,22 @@ class Simulation:
                 entity_id=output.entity_id,
                 fingerprint=output.fingerprint,
                 updated_at=output.updated_at,
+                reason=None if output.origin == "user" else output.origin,
             )
+        elif isinstance(output, WriteFailed):
+            self.record(
+                Kind.WRITE_FAILED,
+                device,
+                write_id=output.write_id,
+                op=output.op,
+                entity_type=output.entity_type,
+                entity_id=output.entity_id,
+                reason=output.reason,
+            )
+        elif isinstance(output, MigrationRan):
+            self.record(Kind.MIGRATION, device, op=output.name, detail={"changed": output.changed})
+        elif isinstance(output, BackfillEvent):
+            self.record(Kind.BACKFILL, device, op=output.op, detail={"items": output.items})
         elif isinstance(output, Merged):
             self.record(
                 Kind.MERGE,
@@ -147,6 +169,8 @@ class Simulation:
                 detail={
                     "local_fingerprint": output.local_fingerprint,
                     "local_updated_at": output.local_updated_at,
+                    "version": output.incoming_version,
+                    "local_version": output.local_version,
                 },
             )
         elif isinstance(output, QueueEvent):
@@ -158,10 +182,13 @@ class Simulation:
                 entity_type=output.entity_type,
                 entity_id=output.entity_id,
                 reason=output.reason or None,
-                detail={"depth": output.depth},
+                detail={"depth": output.depth, "message_id": output.message_id or None},
             )
         elif isinstance(output, CursorMoved):
-            self.record(Kind.CURSOR, device, updated_at=output.value, reason=output.reason)
+            seq = None if output.seq is None else {"seq": output.seq}
+            self.record(
+                Kind.CURSOR, device, updated_at=output.value, reason=output.reason, detail=seq
+            )
         elif isinstance(output, PeerError):
             self.record(Kind.PEER_ERROR, device, reason=output.reason, detail={"text": output.text})
 
@@ -192,9 +219,11 @@ class Simulation:
         key = entity_key(frame)
         if key is not None:
             fields["entity_type"], fields["entity_id"] = key
-            body = frame.get("entry")
+            body = frame.get("entry", frame.get("piece"))
             if isinstance(body, dict):
-                fields["fingerprint"] = fingerprint(body)
+                fields["fingerprint"] = fingerprint(
+                    {k: v for k, v in body.items() if k != "version"}
+                )
         return fields
 
     def _device_send(self, device: SimDevice, send: Send) -> None:
@@ -251,6 +280,35 @@ class Simulation:
             self.pump(device)
 
         self.later(handshake, settle)
+
+    def _rest_pull(self, device: SimDevice) -> None:
+        """POST /api/sync/pull over the device's link: a request, then the answer."""
+        there, back = device.link.delay(), device.link.delay()
+
+        def answer() -> None:
+            if not device.online:
+                self.record(Kind.REST, device, op="pull", reason="network offline")
+                device.client.rest_pull_done(None, self.device_now(device))
+                self.pump(device)
+                return
+            body = self.server.rest_pull(device.user, self.server_now())
+            size = len(json.dumps(body, separators=(",", ":")).encode("utf-8"))
+            self.record(Kind.REST, None, user=device.user, op="pull", bytes=size)
+            self._pump_server()
+            self.later(back, lambda: self._rest_answered(device, body, size))
+
+        self.later(there, answer)
+
+    def _rest_answered(self, device: SimDevice, body: dict[str, Any], size: int) -> None:
+        self.record(
+            Kind.REST,
+            device,
+            op="pull",
+            bytes=size,
+            detail={"items": len(body["entries"]) + len(body["pieces"])},
+        )
+        device.client.rest_pull_done(body, self.device_now(device))
+        self.pump(device)
 
     def _drop(self, device: SimDevice, reason: str) -> None:
         conn = device.conn
@@ -318,6 +376,15 @@ class Simulation:
                 )
             elif isinstance(output, Refused):
                 self.record(Kind.SERVER_REFUSED, None, conn=output.conn_id, reason=output.reason)
+            elif isinstance(output, Deduplicated):
+                self.record(
+                    Kind.SERVER_DEDUPLICATED,
+                    None,
+                    conn=output.conn_id,
+                    user=output.user_id,
+                    reason=output.key,
+                    detail={"seq": output.seq},
+                )
 
     def _server_send(self, out: Outgoing) -> None:
         conn = self.connections.get(out.conn_id)

@@ -7,7 +7,7 @@ from typing import Any
 
 from faker import Faker
 
-from simulator.protocol.entities import ENTRY_TYPES, MOODS
+from simulator.protocol.entities import ENTRY_TYPES, MOODS, PIECE_STATUSES
 from simulator.protocol.timefmt import iso_z
 from simulator.workload.catalogue import Piece
 
@@ -52,3 +52,34 @@ class EntryWriter:
         if choice == 1:
             return {"duration": rng.choice((10, 20, 30, 40, 60))}
         return {"mood": rng.choice(sorted(MOODS))}
+
+    def piece(self, messy_ratio: float) -> tuple[str, str, str]:
+        """(title, composer, status) of a catalogue piece, typed carelessly now and then."""
+        rng = self.rng
+        piece = rng.choice(self.catalogue)
+        status = rng.choice(sorted(PIECE_STATUSES - {"archived"}))
+        if rng.random() >= messy_ratio:
+            return piece.title, piece.composer, status
+        return messy(piece.title, rng, False), messy(piece.composer, rng, True), status
+
+    def status(self) -> str:
+        return self.rng.choice(sorted(PIECE_STATUSES))
+
+
+def messy(text: str, rng: random.Random, composer: bool) -> str:
+    """One careless way to type `text` that still normalizes to the same score id.
+
+    Periods may be dropped only from a composer: normalization ignores them there alone.
+    """
+    way = rng.randrange(6 if composer else 5)
+    if way == 0:
+        return text.upper() if rng.random() < 0.5 else text.lower()
+    if way == 1:
+        return f"  {text.replace(' ', '  ')} "
+    if way == 2:
+        return text.replace("'", "\u2019")
+    if way == 3:
+        return text.replace("-", "\u2013")
+    if way == 4:
+        return text.replace("No. ", "No.  ")
+    return text.replace(".", "")  # "J.S. Bach" -> "JS Bach"

@@ -1,0 +1,60 @@
+"""A device's localStorage: everything that survives a page reload.
+
+The client keeps its stores here (logbook entries, repertoire pieces), the server versions it
+has seen, its cursors, tombstones, the persisted outbox and which migrations ran. Whatever the
+client holds outside this object is memory and is lost on reload. Sizes are tracked per item,
+so a quota can be enforced without serialising the whole store on every write.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+Key = tuple[str, str]  # (entity type, entity id)
+DEFAULT_QUOTA = 5 * 1024 * 1024
+
+
+def size_of(value: object) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+@dataclass
+class LocalStorage:
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pieces: dict[str, dict[str, Any]] = field(default_factory=dict)
+    versions: dict[Key, int] = field(default_factory=dict)
+    tombstones: dict[Key, str] = field(default_factory=dict)  # deleted id -> when (ISO)
+    last_sync_time: str | None = None
+    last_seq: int = 0
+    change_counter: int = 0
+    migrations_done: set[str] = field(default_factory=set)
+    # ws_outbox_v1: message id -> item, in insertion order (see outbox.PersistedOutbox).
+    outbox: dict[str, Any] = field(default_factory=dict)
+    quota: int = DEFAULT_QUOTA
+    _sizes: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def store_of(self, entity_type: str) -> dict[str, dict[str, Any]]:
+        return self.entries if entity_type == "logbook_entry" else self.pieces
+
+    @property
+    def used(self) -> int:
+        return sum(self._sizes.values())
+
+    def fits(self, area: str, key: str, value: object) -> bool:
+        """Whether writing `value` under (area, key) stays within the quota."""
+        return self.used - self._sizes.get((area, key), 0) + size_of(value) <= self.quota
+
+    def account(self, area: str, key: str, value: object | None) -> None:
+        """Record the size of what now stands under (area, key); None when it was removed."""
+        if value is None:
+            self._sizes.pop((area, key), None)
+        else:
+            self._sizes[(area, key)] = size_of(value)
+
+    def wipe(self) -> None:
+        """A storage wipe or reinstall: nothing survives."""
+        quota = self.quota
+        self.__init__()  # type: ignore[misc]
+        self.quota = quota
