@@ -152,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SyncsimError as error:
         print(f"syncsim: {error}", file=sys.stderr)
         return error.exit_code
+    except BrokenPipeError:  # output piped into `head` and the like: not an error of ours
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

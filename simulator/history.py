@@ -49,6 +49,7 @@ class Kind(StrEnum):
     BACKFILL = "backfill"
     REST = "rest"
     SERVER_DEDUPLICATED = "server_deduplicated"
+    PRELOAD = "preload"
     # PING/PONG are simulated frame by frame but summed per connection, one row when it ends:
     # thousands of identical keep-alive rows would bury everything else.
     KEEPALIVE = "keepalive"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from simulator.checker import convergence, metrics
+from simulator.checker import convergence, duplicates, metrics
 from simulator.checker.findings import Finding
 from simulator.checker.names import Anomaly
 from simulator.checker.view import View
@@ -30,5 +30,10 @@ class CheckResult:
 
 def check(history: History) -> CheckResult:
     view = View(history)
-    found = WriteJudge(view).findings() + convergence.findings(view) + metrics.payload(view)
+    found = (
+        WriteJudge(view).findings()
+        + convergence.findings(view)
+        + duplicates.findings(view)
+        + metrics.payload(view)
+    )
     return CheckResult(tuple(found), metrics.measure(view))

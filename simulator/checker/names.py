@@ -16,6 +16,7 @@ class Anomaly(StrEnum):
     DIVERGENCE = "divergence"
     MISSING_HISTORY = "missing_history"
     RESURRECTION = "resurrection"
+    DUPLICATE = "duplicate"
     PAYLOAD = "payload"
 
 

@@ -23,6 +23,7 @@ class Held:
     live: bool
     fingerprint: str | None
     updated_at: str | None
+    detail: dict[str, Any] | None = None
 
 
 def tuples(frame: pd.DataFrame) -> Iterator[Any]:
@@ -60,7 +61,8 @@ class View:
                 self.device_state[row.device] = dict(row.detail or {})
                 continue
             key = (row.user, row.entity_type, row.entity_id)
-            held = Held(int(row.Index), row.op == "live", row.fingerprint, row.updated_at)
+            detail = row.detail if isinstance(row.detail, dict) else None
+            held = Held(int(row.Index), row.op == "live", row.fingerprint, row.updated_at, detail)
             if row.device == SERVER:
                 self.server[key] = held
             else:

@@ -136,6 +136,11 @@ def _check_devices(source: str, scenario: Scenario, lines: Mapping[Path_, int]) 
                 raise ScenarioError(
                     source, _line_of(path, lines), _dotted(path), "must be after 'from'"
                 )
+        if device.joins >= scenario.duration:
+            path = ("devices", index, "joins")
+            raise ScenarioError(
+                source, _line_of(path, lines), _dotted(path), "must be before the end of `duration`"
+            )
         low, high = device.workload.active_hours
         if not 0 <= low < high <= 24:
             path = ("devices", index, "workload", "active_hours")

@@ -67,11 +67,21 @@ class Workload(Strict):
     active_hours: tuple[int, int] = (7, 23)
 
 
+class Preload(Strict):
+    """History a user already has on the server before the scenario starts."""
+
+    user: str = Field(default="alice", min_length=1)
+    entries: int = Field(default=0, ge=0)
+    pieces: int = Field(default=0, ge=0, le=20000)
+    over: Duration = 90 * 86400.0
+
+
 class Device(Strict):
     name: str = Field(min_length=1)
     user: str = Field(default="alice", min_length=1)
     clock: Clock = Clock()
     link: Link = Link()
+    joins: Duration = 0.0
     offline: tuple[Window, ...] = ()
     reloads: tuple[Duration, ...] = ()
     workload: Workload = Workload()
@@ -99,6 +109,7 @@ class Scenario(Strict):
     profile: str = "legacy"
     flags: dict[str, Any] = Field(default_factory=dict)
     limits: Limits = Limits()
+    preload: tuple[Preload, ...] = ()
     devices: tuple[Device, ...] = Field(min_length=1)
     expect: dict[str, Any] = Field(default_factory=dict)
     expect_by_profile: dict[str, dict[str, Any]] = Field(default_factory=dict)

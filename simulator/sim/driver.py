@@ -65,6 +65,7 @@ class SimDevice:
         self.online = True
         self.timer_generation = 0
         self.armed_deadline: float | None = None
+        self.joined = False
 
 
 class Simulation:
@@ -356,9 +357,11 @@ class Simulation:
             return
         self._received(None, conn, fields, user=conn.user, detail={"sent_row": sent_row})
         self.server.receive(conn.conn_id, text, self.server_now())
-        self._pump_server()
+        self._pump_server(fields.get("write_id"))
 
-    def _pump_server(self) -> None:
+    def _pump_server(self, write_id: str | None = None) -> None:
+        """Deliver what the server wants sent; `write_id` names the write whose frame it
+        just handled, so stored changes can be traced to it."""
         for output in self.server.drain():
             if isinstance(output, Outgoing):
                 self._server_send(output)
@@ -371,6 +374,7 @@ class Simulation:
                     entity_type=output.entity_type,
                     entity_id=output.entity_id,
                     fingerprint=output.checksum,
+                    write_id=write_id,
                     op="delete" if output.deleted else "write",
                     detail={"version": output.version, "seq": output.seq},
                 )
@@ -403,25 +407,33 @@ class Simulation:
             return
         device.online = online
         self.record(Kind.NETWORK, device, op="online" if online else "offline")
+        if not device.joined:
+            return
         if not online:
             self._drop(device, "network offline")
         device.client.network_changed(online, self.device_now(device))
         self.pump(device)
 
     def reload(self, device: SimDevice) -> None:
+        if not device.joined:
+            return
         self.record(Kind.RELOAD, device, detail={"queue_depth": len(device.client.queue)})
         device.client.reload(self.device_now(device))
         self.pump(device)
 
     def start(self, device: SimDevice) -> None:
+        device.joined = True
+        device.client.online = device.online
         device.client.start(self.device_now(device))
         self.pump(device)
 
     def run(self) -> History:
+        from simulator.sim.preload import preload_all
         from simulator.sim.timeline import schedule_all, snapshot_all
 
         scenario = self.loaded.scenario
         self.history.add(Record(t=0.0, kind=Kind.META, detail=self._meta()))
+        preload_all(self)
         schedule_all(self)
         self.env.run(until=scenario.duration + scenario.settle)
         snapshot_all(self)

@@ -21,7 +21,7 @@ DAY = 86_400.0
 
 def schedule_all(sim: Simulation) -> None:
     for device in sim.devices.values():
-        sim.later(0.0, partial(sim.start, device))
+        sim.later(device.spec.joins, partial(sim.start, device))
         for window in device.spec.offline:
             if window.start < sim.end:
                 sim.later(window.start, partial(sim.set_online, device, False))
@@ -49,6 +49,8 @@ def _user(sim: Simulation, device: SimDevice) -> Generator[Any, Any, None]:
     rng = random.Random(f"{sim.loaded.scenario.seed}:{device.name}:user")
     active_fraction = (spec.active_hours[1] - spec.active_hours[0]) / 24.0
     mean_gap = DAY * active_fraction / rate
+    if device.spec.joins > 0:
+        yield sim.env.timeout(device.spec.joins)
     while True:
         gap = -mean_gap * math.log(1.0 - rng.random())
         t = sim.env.now
