@@ -56,6 +56,8 @@ class Kind(StrEnum):
 
 
 SERVER = "server"
+# `reason` of a SYNC_RESPONSE frame row that ends a catch-up (its `message`).
+CATCH_UP_DONE = "Sync complete"
 # `reason` of a FRAME_LOST row for a frame that never left the device.
 NOT_SENT = "no open connection"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from simulator.checker import convergence, duplicates, metrics
+from simulator.checker import convergence, duplicates, metrics, rules
 from simulator.checker.findings import Finding
 from simulator.checker.names import Anomaly
 from simulator.checker.view import View
@@ -33,7 +33,9 @@ def check(history: History) -> CheckResult:
     found = (
         WriteJudge(view).findings()
         + convergence.findings(view)
+        + rules.merge_violations(view)
         + duplicates.findings(view)
+        + rules.leaks(view)
         + metrics.payload(view)
     )
     return CheckResult(tuple(found), metrics.measure(view))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from simulator.checker.findings import Finding
+from simulator.checker.lag import convergence
 from simulator.checker.names import Anomaly
 from simulator.checker.view import View, tuples
+from simulator.history import CATCH_UP_DONE, SERVER, Kind
 
 
 def _keepalive_totals(view: View) -> tuple[int, int]:
@@ -19,20 +21,76 @@ def _keepalive_totals(view: View) -> tuple[int, int]:
 def measure(view: View) -> dict[str, float]:
     sent = view.frames_sent
     keepalive_frames, keepalive_bytes = _keepalive_totals(view)
-    queue_ops = view.queue["op"]
     frame_bytes = sent["bytes"].dropna()
+    writes = len(view.writes)
+    connects = int((view.frame["kind"] == Kind.CONNECT.value).sum())
+    sync_requests = int((sent["frame_type"] == "SYNC_REQUEST").sum())
+    lags = convergence(view)
+    catch_up = catch_up_bytes(view)
+    depth = [d.get("depth", 0) for d in view.queue["detail"] if isinstance(d, dict)]
     return {
-        "writes": float(len(view.writes)),
+        "writes": float(writes),
         "frames_sent": float(len(sent) + keepalive_frames),
         "frames_lost": float(len(view.frames_lost)),
         "bytes_sent": float(frame_bytes.sum() + keepalive_bytes),
         "max_frame_bytes": float(frame_bytes.max()) if not frame_bytes.empty else 0.0,
-        "sync_requests": float((sent["frame_type"] == "SYNC_REQUEST").sum()),
-        "queue_drops": float(
-            queue_ops.isin(["drop", "lost"]).sum() - (view.queue["reason"] == "superseded").sum()
-        ),
-        "reloads": float((view.frame["kind"] == "reload").sum()),
+        "bytes_per_change": float(frame_bytes.sum()) / writes if writes else 0.0,
+        "sync_requests": float(sync_requests),
+        "sync_requests_per_connection": sync_requests / connects if connects else 0.0,
+        "connections": float(connects),
+        "queue_drops": float(_queue_drops(view)),
+        "max_outbox_depth": float(max(depth, default=0)),
+        "reloads": float((view.frame["kind"] == Kind.RELOAD.value).sum()),
+        "p50_convergence_lag": lags.percentile(50),
+        "p95_convergence_lag": lags.percentile(95),
+        "max_convergence_lag": max(lags.lags, default=0.0),
+        "unconverged_writes": float(lags.unconverged),
+        "max_catch_up_bytes": float(max(catch_up, default=0)),
+        "mean_catch_up_bytes": float(sum(catch_up) / len(catch_up)) if catch_up else 0.0,
     }
+
+
+def _queue_drops(view: View) -> int:
+    ops = view.queue["op"].isin(["drop", "lost"])
+    return int((ops & (view.queue["reason"] != "superseded")).sum())
+
+
+def catch_up_bytes(view: View) -> list[int]:
+    """Bytes each device received on each connection until its catch-up ended."""
+    frame = view.frame
+    received = frame[
+        (frame["kind"].isin([Kind.CONNECT.value, Kind.FRAME_RECV.value]))
+        & (frame["device"] != SERVER)
+    ]
+    totals: list[int] = []
+    open_: dict[str, int] = {}
+    for row in tuples(received):
+        if row.kind == Kind.CONNECT.value:
+            open_[row.device] = 0
+        elif row.device in open_:
+            open_[row.device] += int(row.bytes or 0)
+            if row.frame_type == "SYNC_RESPONSE" and row.reason == CATCH_UP_DONE:
+                totals.append(open_.pop(row.device))
+    return totals
+
+
+def frame_bytes_by_type(view: View) -> dict[str, dict[str, float]]:
+    """Count, total and largest frame size per frame type (keep-alives included)."""
+    table: dict[str, dict[str, float]] = {}
+    for frame_type, group in view.frames_sent.groupby("frame_type"):
+        sizes = group["bytes"].astype(float)
+        table[str(frame_type)] = {
+            "count": float(len(sizes)),
+            "bytes": float(sizes.sum()),
+            "max": float(sizes.max()),
+        }
+    for detail in view.keepalive["detail"]:
+        for frame_type, (count, nbytes) in (detail or {}).items():
+            entry = table.setdefault(frame_type, {"count": 0.0, "bytes": 0.0, "max": 0.0})
+            entry["count"] += count
+            entry["bytes"] += nbytes
+            entry["max"] = max(entry["max"], nbytes / count if count else 0.0)
+    return dict(sorted(table.items()))
 
 
 def payload(view: View) -> list[Finding]:

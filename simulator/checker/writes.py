@@ -21,13 +21,15 @@ import pandas as pd
 from simulator.checker.findings import Finding
 from simulator.checker.names import Anomaly
 from simulator.checker.view import Held, Key, View, tuples
-from simulator.history import NOT_SENT
+from simulator.history import NOT_SENT, Kind
 from simulator.protocol.timefmt import parse_iso_z
 
 _QUEUE_CAUSES = {
     "expired": "dropped from the offline queue: older than its retention",
     "cap": "dropped from the offline queue: queue full",
     "reload": "outbox lost on reload",
+    "wipe": "outbox lost when storage was wiped",
+    "retries": "dropped from the outbox after its retries ran out",
 }
 
 
@@ -53,8 +55,32 @@ class WriteJudge:
             for r in tuples(view.applied)
         }
 
+    def failed_writes(self) -> list[Finding]:
+        """Writes localStorage refused (quota), unless a later write to the item superseded."""
+        frame = self.view.frame
+        failed = frame[frame["kind"] == Kind.WRITE_FAILED.value]
+        last = self.view.writes.groupby(["user", "entity_type", "entity_id"])["t"].max().to_dict()
+        found = []
+        for row in tuples(failed):
+            if last.get((row.user, row.entity_type, row.entity_id), -1.0) > row.t:
+                continue
+            found.append(
+                Finding(
+                    Anomaly.LOST_WRITE,
+                    f"{row.op} of {row.entity_id} on {row.device} failed locally: {row.reason}",
+                    user=row.user,
+                    entity_type=row.entity_type,
+                    entity_id=row.entity_id,
+                    devices=(row.device,),
+                    cause=f"quota: {row.reason}",
+                    t=float(row.t),
+                    rows=(int(row.Index),),
+                )
+            )
+        return found
+
     def findings(self) -> list[Finding]:
-        found: list[Finding] = []
+        found: list[Finding] = self.failed_writes()
         writes = self.view.writes
         for key, group in writes.groupby(["user", "entity_type", "entity_id"], sort=True):
             last = list(tuples(group))[-1]

@@ -589,9 +589,22 @@ class DeviceClient:
             return
         self._queue_event("ack", item)
         version = _version_of(frame)
-        local = self.storage.store_of(item.entity_type).get(item.entity_id)
-        if version is not None and local is not None and fingerprint(local) == item.fingerprint:
+        if version is None:
+            return
+        store = self.storage.store_of(item.entity_type)
+        local = store.get(item.entity_id)
+        if local is not None and fingerprint(local) == item.fingerprint:
             self.storage.versions[item.key] = version
+            return
+        pending = any(other.key == item.key for other in self.outbox.items())
+        local_version = self.storage.versions.get(item.key)
+        if pending or (local_version is not None and version <= local_version):
+            return
+        # The server now holds what this device sent, at a version above the copy shown here
+        # (another device's change, merged while this one was in flight): show it again.
+        sent = item.frame.get("entry", item.frame.get("piece"))
+        if isinstance(sent, Mapping):
+            self._merge_item(item.entity_type, sent, version, "ACK")
 
     # -- frames from the server -------------------------------------------------------
 

@@ -34,7 +34,7 @@ from simulator.protocol.client import (
 )
 from simulator.protocol.coordinator import Applied, Coordinator, Deduplicated, Outgoing, Refused
 from simulator.protocol.entities import fingerprint
-from simulator.protocol.frames import Frame, entity_key
+from simulator.protocol.frames import Frame, FrameType, entity_key
 from simulator.protocol.store import ServerStore
 from simulator.scenario.loader import Loaded
 from simulator.scenario.model import Device
@@ -217,6 +217,8 @@ class Simulation:
             "frame_type": frame.type.value,
             "bytes": len(text.encode("utf-8")),
         }
+        if frame.type is FrameType.SYNC_RESPONSE and isinstance(frame.get("message"), str):
+            fields["reason"] = frame.get("message")
         key = entity_key(frame)
         if key is not None:
             fields["entity_type"], fields["entity_id"] = key

@@ -835,7 +835,7 @@ def test_metrics() -> None:
         keepalive(90, "tablet", ping=(1, 10), pong=(0, 0)),  # 21
     ]
     metrics = run(rows).metrics
-    assert metrics == {
+    expected = {
         "writes": 5,
         "frames_sent": 4 + 4 + 4 + 1,  # frame rows plus keep-alive counts
         "frames_lost": 1,
@@ -844,7 +844,12 @@ def test_metrics() -> None:
         "sync_requests": 2,
         "queue_drops": 3,  # cap, expired, reload; superseded is not counted
         "reloads": 1,
+        "bytes_per_change": (100 + 2000 + 500 + 100) / 5,  # keep-alives left out
+        "connections": 0,
+        "sync_requests_per_connection": 0,  # no connection rows: no division by zero
+        "unconverged_writes": 0,  # one device only: nobody else to converge
     }
+    assert {k: metrics[k] for k in expected} == expected
 
 
 # -- history files ----------------------------------------------------------------------------
