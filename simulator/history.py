@@ -50,6 +50,10 @@ class Kind(StrEnum):
     REST = "rest"
     SERVER_DEDUPLICATED = "server_deduplicated"
     PRELOAD = "preload"
+    SERVER_OUTAGE = "server_outage"
+    PARTITION = "partition"
+    CRASH = "crash"
+    WIPE = "wipe"
     # PING/PONG are simulated frame by frame but summed per connection, one row when it ends:
     # thousands of identical keep-alive rows would bury everything else.
     KEEPALIVE = "keepalive"

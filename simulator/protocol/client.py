@@ -174,6 +174,7 @@ ClientOutput = (
 )
 
 _DELETES = {ENTRY: FrameType.ENTRY_DELETED, PIECE: FrameType.PIECE_REMOVED}
+BULKS = frozenset({FrameType.BULK_SYNC, FrameType.REPERTOIRE_BULK_SYNC, FrameType.PIECE_BULK_SYNC})
 
 
 def _version_of(frame: Frame) -> int | None:
@@ -197,6 +198,7 @@ class DeviceClient:
         self.storage = storage if storage is not None else LocalStorage()
         self.online = True
         self._out: list[ClientOutput] = []
+        self._write_serial = 0  # history labels only: unique for this simulated device's life
         self._reset_memory()
 
     def _reset_memory(self) -> None:
@@ -341,8 +343,9 @@ class DeviceClient:
         self._tries += 1
 
     def _cursor_fields(self) -> dict[str, Any]:
-        if self.profile.cursor is Cursor.SEQ and self.storage.last_seq > 0:
-            return {"lastSeq": self.storage.last_seq}
+        if self.profile.cursor is Cursor.SEQ:
+            # A seq client never catches up by time: until it has a seq, the window answers.
+            return {"lastSeq": self.storage.last_seq} if self.storage.last_seq > 0 else {}
         cursor = self.last_sync_time
         return {} if cursor is None else {"lastSyncTime": cursor}
 
@@ -475,9 +478,18 @@ class DeviceClient:
         self._dispatch(_DELETES[entity_type], body, entity_type, entity_id, write_id, None, now)
 
     def _next_write_id(self, origin: str) -> str:
+        """A history label for the write; the change counter numbers it for the server."""
         self.storage.change_counter += 1
+        self._write_serial += 1
         mark = "m" if origin == "migration" else ""
-        return f"{self.device_id}#{mark}{self.storage.change_counter}"
+        return f"{self.device_id}#{mark}{self._write_serial}"
+
+    def _install_id(self) -> str:
+        """The device id the server sees: kept in localStorage, new after a wipe, so change
+        ids counted from 1 again never collide with the old install's."""
+        if self.storage.install_id is None:
+            self.storage.install_id = f"{self.device_id}-{self._new_id()[:8]}"
+        return self.storage.install_id
 
     def _dispatch(
         self,
@@ -494,7 +506,7 @@ class DeviceClient:
         if self.outbox.persisted:
             extra["messageId"] = message_id
         if self.profile.idempotency is Idempotency.CLIENT_CHANGE:
-            extra.update(deviceId=self.device_id, clientChangeId=self.storage.change_counter)
+            extra.update(deviceId=self._install_id(), clientChangeId=self.storage.change_counter)
         frame = Frame.make(type_, now, **body, **extra)
         if not self.outbox.persisted and self.state is ConnState.OPEN:
             self._send(frame, write_id)
@@ -538,19 +550,21 @@ class DeviceClient:
         return changed
 
     def _normalize_piece_ids(self, now: float) -> int:
-        changed = 0
+        """Re-key pieces under their normalized id; of several spellings, the newest stays."""
+        moves: dict[str, list[tuple[str, Entity]]] = {}
         for old_id, piece in sorted(self.pieces.items()):
-            title = piece.get("title")
-            new_id = normalize_score_id(str(title), piece.get("composer"), old_id)
-            if new_id == old_id:
-                continue
-            changed += 1
-            self._local_delete(PIECE, old_id, now, "migration")
+            new_id = normalize_score_id(str(piece.get("title")), piece.get("composer"), old_id)
+            if new_id != old_id:
+                moves.setdefault(new_id, []).append((old_id, piece))
+        for new_id, olds in sorted(moves.items()):
+            newest = max((p for _, p in olds), key=stamp)
+            for old_id, _ in olds:
+                self._local_delete(PIECE, old_id, now, "migration")
             current = self.pieces.get(new_id)
-            if current is None or stamp(piece) > stamp(current):
-                moved = {**piece, "scoreId": new_id, "updatedAt": iso_z(now)}
+            if current is None or stamp(newest) > stamp(current):
+                moved = {**newest, "scoreId": new_id, "updatedAt": iso_z(now)}
                 self._local_write(PIECE, new_id, moved, FrameType.PIECE_ADDED, now, "migration")
-        return changed
+        return sum(len(olds) for olds in moves.values())
 
     # -- outbox -----------------------------------------------------------------------
 
@@ -619,7 +633,10 @@ class DeviceClient:
         if frame.type in DATA_FRAMES:
             self.last_sync_time = iso_z(now)
             self._out.append(CursorMoved(self.last_sync_time, frame.type.value))
-        self._advance_seq(frame.get("seq", frame.get("lastSeq")), frame.type.value)
+        if frame.type not in BULKS:
+            # A bulk's rows are not in seq order across entries, pieces and deletes: only the
+            # catch-up's closing SYNC_RESPONSE (and a broadcast's own seq) may move lastSeq.
+            self._advance_seq(frame.get("seq", frame.get("lastSeq")), frame.type.value)
 
     def _handle(self, frame: Frame) -> bool:
         """Apply one frame; False when the client does not listen for it."""

@@ -56,6 +56,7 @@ class BulkPiece:
     data: dict[str, Any]
     version: int | None
     merged_from: tuple[str, ...]
+    raw: str = ""  # the id the winning row came under
 
 
 def _rank(data: Mapping[str, Any], version: int | None) -> tuple[float, int]:
@@ -78,7 +79,12 @@ def bulk_merge_pieces(items: Iterable[Mapping[str, Any]]) -> list[BulkPiece]:
         held = best.get(score_id)
         merged = (raw,) if held is None else (*held.merged_from, raw)
         if held is None or _rank(data, version) > _rank(held.data, held.version):
-            best[score_id] = BulkPiece(score_id, data, version, merged)
+            best[score_id] = BulkPiece(score_id, data, version, merged, raw)
         else:
-            best[score_id] = BulkPiece(score_id, held.data, held.version, merged)
-    return list(best.values())
+            best[score_id] = BulkPiece(score_id, held.data, held.version, merged, held.raw)
+    # A version numbers the row it came from: under another id it would outrank later real
+    # versions of the normalized row, so it is kept only where the ids agree.
+    return [
+        p if p.raw == p.score_id else BulkPiece(p.score_id, p.data, None, p.merged_from, p.raw)
+        for p in best.values()
+    ]

@@ -161,7 +161,13 @@ def resolve(name: str, overrides: dict[str, Any] | None = None) -> Profile:
             f"unknown profile flag {unknown[0]!r}{hint}; known: {known}", unknown[0]
         )
     base = PROFILES[name]
-    return replace(base, **{k: _coerce(k, getattr(base, k), v) for k, v in overrides.items()})
+    profile = replace(base, **{k: _coerce(k, getattr(base, k), v) for k, v in overrides.items()})
+    if profile.outbox is OutboxKind.PERSISTED and not profile.acks:
+        # Items leave the persisted outbox only on an ACK naming their messageId: without
+        # ACKs every write would be resent until its retries ran out.
+        flag = "acks" if "acks" in overrides else "outbox"
+        raise UnknownProfile("outbox 'persisted' needs acks: true (items leave only on ACK)", flag)
+    return profile
 
 
 def _coerce(flag: str, default: object, value: object) -> Any:

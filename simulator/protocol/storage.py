@@ -29,6 +29,7 @@ class LocalStorage:
     last_sync_time: str | None = None
     last_seq: int = 0
     change_counter: int = 0
+    install_id: str | None = None
     migrations_done: set[str] = field(default_factory=set)
     # ws_outbox_v1: message id -> item, in insertion order (see outbox.PersistedOutbox).
     outbox: dict[str, Any] = field(default_factory=dict)

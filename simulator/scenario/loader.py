@@ -149,6 +149,32 @@ def _check_devices(source: str, scenario: Scenario, lines: Mapping[Path_, int]) 
             )
 
 
+def _check_references(source: str, scenario: Scenario, lines: Mapping[Path_, int]) -> None:
+    """Faults and hot items may only name devices the scenario has."""
+    names = {d.name for d in scenario.devices}
+    groups: list[tuple[Path_, tuple[str, ...]]] = [
+        (("faults", i, "devices"), getattr(f, "devices", ())) for i, f in enumerate(scenario.faults)
+    ]
+    groups += [(("hot_items", i, "devices"), h.devices) for i, h in enumerate(scenario.hot_items)]
+    for path, devices in groups:
+        for index, name in enumerate(devices):
+            if name not in names:
+                where = (*path, index)
+                known = ", ".join(sorted(names))
+                raise ScenarioError(
+                    source,
+                    _line_of(where, lines),
+                    _dotted(where),
+                    f"unknown device {name!r}; known: {known}",
+                )
+    for index, fault in enumerate(scenario.faults):
+        if fault.end <= fault.start:
+            where = ("faults", index, "to")
+            raise ScenarioError(
+                source, _line_of(where, lines), _dotted(where), "must be after 'from'"
+            )
+
+
 def load_text(source: str, text: str, profile_name: str | None = None) -> Loaded:
     """Validate a scenario; `profile` runs it under another profile than the one it names."""
     data, lines = _parse_yaml(source, text)
@@ -160,6 +186,7 @@ def load_text(source: str, text: str, profile_name: str | None = None) -> Loaded
     except ValidationError as error:
         raise _pydantic_error(source, error, lines) from None
     _check_devices(source, scenario, lines)
+    _check_references(source, scenario, lines)
     try:
         profile = resolve(scenario.profile, scenario.flags)
     except UnknownProfile as error:

@@ -7,9 +7,18 @@ reload times are measured from the scenario start.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from simulator.protocol.timefmt import parse_iso_z
 from simulator.scenario.units import parse_duration, parse_size
@@ -42,18 +51,151 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ClockStep(Strict):
+    """The device clock jumps by `by` at `at` (an NTP correction, or a user setting the time)."""
+
+    at: Duration
+    by: SignedDuration
+
+
 class Clock(Strict):
     offset: SignedDuration = 0.0
+    drift_ppm: float = Field(default=0.0, ge=-100_000, le=100_000)
+    steps: tuple[ClockStep, ...] = ()
+
+
+class Constant(Strict):
+    dist: Literal["constant"]
+    value: Duration
+
+
+class Uniform(Strict):
+    dist: Literal["uniform"]
+    low: Duration
+    high: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.high < self.low:
+            raise ValueError("high must not be below low")
+        return self
+
+
+class Normal(Strict):
+    dist: Literal["normal"]
+    mean: Duration
+    std: Duration
+
+
+class LogNormal(Strict):
+    """Given as a median and a 99th percentile, as latency is usually reported."""
+
+    dist: Literal["lognormal"]
+    median: Duration
+    p99: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LogNormal:
+        if self.median <= 0:
+            raise ValueError("median must be above zero")
+        if self.p99 < self.median:
+            raise ValueError("p99 must not be below the median")
+        return self
+
+
+Distribution = Annotated[Constant | Uniform | Normal | LogNormal, Field(discriminator="dist")]
+_DISTRIBUTION: TypeAdapter[Constant | Uniform | Normal | LogNormal] = TypeAdapter(Distribution)
+
+
+def _latency(value: object) -> object:
+    """A latency: a duration, or a mapping naming a distribution. Errors name the inner field
+    instead of every member of the union pydantic would otherwise list."""
+    if not isinstance(value, dict):
+        return _non_negative(parse_duration(value))
+    try:
+        return _DISTRIBUTION.validate_python(value)
+    except ValidationError as error:
+        first = error.errors()[0]
+        inner = ".".join(str(p) for p in first["loc"][1:] if not str(p).startswith("function"))
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if first["type"] == "union_tag_invalid" or first["type"] == "union_tag_not_found":
+            message = "dist must be one of constant, uniform, normal, lognormal"
+        raise ValueError(f"{inner}: {message}" if inner else message) from None
+
+
+Latency = Annotated[float | Distribution, BeforeValidator(_latency)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+class Direction(Strict):
+    """One direction of a link; a field left out takes the link's own value."""
+
+    latency: Latency | None = None
+    jitter: Duration | None = None
+    loss: Probability | None = None
+    duplicate: Probability | None = None
+    reorder: Probability | None = None
+    bandwidth: Size | None = None
+
+
+class Drops(Strict):
+    """The connection is cut: at random (a Poisson rate) and at given times."""
+
+    per_day: float = Field(default=0.0, ge=0)
+    at: tuple[Duration, ...] = ()
 
 
 class Link(Strict):
-    latency: Duration = 0.05
+    latency: Latency = 0.05
     jitter: Duration = 0.0
+    loss: Probability = 0.0
+    duplicate: Probability = 0.0
+    reorder: Probability = 0.0
+    bandwidth: Size = 0
+    max_message: Size = 1024 * 1024
+    drops: Drops = Drops()
+    up: Direction = Direction()
+    down: Direction = Direction()
 
 
 class Window(Strict):
     start: Duration = Field(alias="from")
     end: Duration = Field(alias="to")
+
+
+class Partition(Window):
+    kind: Literal["partition"]
+    devices: tuple[str, ...] = Field(min_length=1)
+    direction: Literal["both", "up", "down"] = "both"
+
+
+class ServerOutage(Window):
+    kind: Literal["server_outage"]
+
+
+class Flap(Window):
+    kind: Literal["flap"]
+    devices: tuple[str, ...] = Field(min_length=1)
+    period: Duration = 300.0
+    down: Duration = 60.0
+
+    @model_validator(mode="after")
+    def _fits(self) -> Flap:
+        if not 0 < self.down < self.period:
+            raise ValueError("need 0 < down < period")
+        return self
+
+
+Fault = Annotated[Partition | ServerOutage | Flap, Field(discriminator="kind")]
+
+
+class HotItem(Strict):
+    """Several devices edit one shared entry within seconds of each other, every `every`."""
+
+    user: str = Field(default="alice", min_length=1)
+    devices: tuple[str, ...] = Field(min_length=2)
+    every: Duration = 7200.0
+    within: Duration = 5.0
 
 
 class Workload(Strict):
@@ -84,6 +226,9 @@ class Device(Strict):
     joins: Duration = 0.0
     offline: tuple[Window, ...] = ()
     reloads: tuple[Duration, ...] = ()
+    crashes: tuple[Duration, ...] = ()
+    wipes: tuple[Duration, ...] = ()
+    quota: Size = 5 * 1024 * 1024
     workload: Workload = Workload()
 
 
@@ -110,6 +255,8 @@ class Scenario(Strict):
     flags: dict[str, Any] = Field(default_factory=dict)
     limits: Limits = Limits()
     preload: tuple[Preload, ...] = ()
+    faults: tuple[Fault, ...] = ()
+    hot_items: tuple[HotItem, ...] = ()
     devices: tuple[Device, ...] = Field(min_length=1)
     expect: dict[str, Any] = Field(default_factory=dict)
     expect_by_profile: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -4,6 +4,10 @@ The loop is the sans-I/O loop: feed an input to a protocol object (a frame, a co
 disconnect, a timer, a user write), drain what it wants done, re-arm its next deadline. simpy
 only orders the events; all sync behaviour lives in `simulator.protocol`. Timers and frame
 deliveries are plain simpy timeouts with callbacks, so no process is kept per frame.
+
+Faults act here, between the protocol objects: a frame can be lost, duplicated, reordered,
+slowed by bandwidth, refused for its size (close 1009) or cut by a partition; connections drop;
+the server goes down and restarts; pages reload, crash while draining, or lose their storage.
 """
 
 from __future__ import annotations
@@ -17,34 +21,32 @@ import simpy
 
 from simulator.history import NOT_SENT, SERVER, History, Kind, Record
 from simulator.protocol.client import (
-    BackfillEvent,
     ClientOutput,
     CloseConnection,
-    CursorMoved,
     DeviceClient,
-    Merged,
-    MigrationRan,
     OpenConnection,
-    PeerError,
     QueueEvent,
     RestPull,
     Send,
-    UserWrite,
-    WriteFailed,
 )
-from simulator.protocol.coordinator import Applied, Coordinator, Deduplicated, Outgoing, Refused
+from simulator.protocol.coordinator import Outgoing
 from simulator.protocol.entities import fingerprint
 from simulator.protocol.frames import Frame, FrameType, entity_key
-from simulator.protocol.store import ServerStore
+from simulator.protocol.storage import LocalStorage
 from simulator.scenario.loader import Loaded
 from simulator.scenario.model import Device
 from simulator.sim.clock import DeviceClock
-from simulator.sim.network import Connection, Link
+from simulator.sim.network import Connection, DeviceLink
+from simulator.sim.observe import observe
+from simulator.sim.server import SimServer
 from simulator.workload.catalogue import build_catalogue
 from simulator.workload.entries import EntryWriter
 
 HANDSHAKE_RTTS = 1.5  # TCP + HTTP upgrade before the socket is open
+CONNECT_TIMEOUT = 10.0  # a connect into a partition fails after this long
+PARTITION_DETECT = 30.0  # an open connection into a partition breaks after this long
 KEEPALIVE = frozenset({"PING", "PONG"})
+TOO_BIG = "1009 message too big"
 
 
 class SimDevice:
@@ -53,16 +55,17 @@ class SimDevice:
         self.spec = spec
         self.name = spec.name
         self.user = spec.user
-        self.clock = DeviceClock(spec.clock.offset)
-        self.link = Link(
-            spec.link.latency, spec.link.jitter, random.Random(f"{seed}:{spec.name}:link")
-        )
+        self.clock = DeviceClock.from_spec(spec.clock)
+        self.link = DeviceLink(spec.link, random.Random(f"{seed}:{spec.name}:link"))
         rng = random.Random(f"{seed}:{spec.name}:client")
-        self.client = DeviceClient(spec.name, spec.user, sim.loaded.profile, rng)
+        storage = LocalStorage(quota=spec.quota)
+        self.client = DeviceClient(spec.name, spec.user, sim.loaded.profile, rng, storage)
         self.writer = EntryWriter(f"{seed}:{spec.name}:workload", sim.catalogue)
         self.conn: Connection | None = None
         self.conn_count = 0
         self.online = True
+        self.blocked: set[str] = set()  # directions cut by a partition: up, down
+        self.crash_pending = False
         self.timer_generation = 0
         self.armed_deadline: float | None = None
         self.joined = False
@@ -77,17 +80,18 @@ class Simulation:
         self.start_epoch = scenario.start
         self.end = scenario.duration
         self.catalogue = build_catalogue(random.Random(f"{scenario.seed}:catalogue"))
-        self.store = ServerStore(":memory:")
-        self.server = Coordinator(self.store, loaded.profile)
+        self.server = SimServer(self, loaded.profile)
+        self.store = self.server.store
         self.devices = {spec.name: SimDevice(spec, self) for spec in scenario.devices}
         self.connections: dict[str, Connection] = {}
 
-    # -- recording --------------------------------------------------------------------
+    # -- recording and time -----------------------------------------------------------
 
     def record(self, kind: Kind, device: SimDevice | None = None, **fields: Any) -> int:
         t = round(self.env.now, 6)
         if device is None:
-            return self.history.add(Record(t=t, kind=kind, device=SERVER, **fields))
+            fields.setdefault("device", SERVER)
+            return self.history.add(Record(t=t, kind=kind, **fields))
         device_time = round(device.clock.read(self.env.now), 6)
         return self.history.add(
             Record(
@@ -108,12 +112,18 @@ class Simulation:
         return self.start_epoch + self.env.now
 
     def later(self, delay: float, action: Callable[[], None]) -> None:
-        self.env.timeout(delay).callbacks.append(lambda _event: action())
+        self.env.timeout(max(0.0, delay)).callbacks.append(lambda _event: action())
 
     # -- device side ------------------------------------------------------------------
 
     def pump(self, device: SimDevice) -> None:
-        for output in device.client.drain():
+        outputs = device.client.drain()
+        if device.crash_pending and any(
+            isinstance(o, QueueEvent) and o.op == "send" for o in outputs
+        ):
+            self._crash(device, outputs)
+            return
+        for output in outputs:
             self._apply(device, output)
         self._rearm(device)
 
@@ -123,75 +133,29 @@ class Simulation:
         elif isinstance(output, OpenConnection):
             self._open(device)
         elif isinstance(output, CloseConnection):
-            self._drop(device, "client closed")
+            self.drop(device, "client closed")
         elif isinstance(output, RestPull):
             self._rest_pull(device)
         else:
-            self._observe(device, output)
+            observe(self, device, output)
 
-    def _observe(self, device: SimDevice, output: ClientOutput) -> None:
-        if isinstance(output, UserWrite):
-            self.record(
-                Kind.WRITE,
-                device,
-                write_id=output.write_id,
-                op=output.op,
-                entity_type=output.entity_type,
-                entity_id=output.entity_id,
-                fingerprint=output.fingerprint,
-                updated_at=output.updated_at,
-                reason=None if output.origin == "user" else output.origin,
-            )
-        elif isinstance(output, WriteFailed):
-            self.record(
-                Kind.WRITE_FAILED,
-                device,
-                write_id=output.write_id,
-                op=output.op,
-                entity_type=output.entity_type,
-                entity_id=output.entity_id,
-                reason=output.reason,
-            )
-        elif isinstance(output, MigrationRan):
-            self.record(Kind.MIGRATION, device, op=output.name, detail={"changed": output.changed})
-        elif isinstance(output, BackfillEvent):
-            self.record(Kind.BACKFILL, device, op=output.op, detail={"items": output.items})
-        elif isinstance(output, Merged):
-            self.record(
-                Kind.MERGE,
-                device,
-                entity_type=output.entity_type,
-                entity_id=output.entity_id,
-                accepted=output.accepted,
-                reason=output.reason,
-                frame_type=output.via,
-                fingerprint=output.incoming_fingerprint,
-                updated_at=output.incoming_updated_at,
-                detail={
-                    "local_fingerprint": output.local_fingerprint,
-                    "local_updated_at": output.local_updated_at,
-                    "version": output.incoming_version,
-                    "local_version": output.local_version,
-                },
-            )
-        elif isinstance(output, QueueEvent):
-            self.record(
-                Kind.QUEUE,
-                device,
-                op=output.op,
-                write_id=output.write_id,
-                entity_type=output.entity_type,
-                entity_id=output.entity_id,
-                reason=output.reason or None,
-                detail={"depth": output.depth, "message_id": output.message_id or None},
-            )
-        elif isinstance(output, CursorMoved):
-            seq = None if output.seq is None else {"seq": output.seq}
-            self.record(
-                Kind.CURSOR, device, updated_at=output.value, reason=output.reason, detail=seq
-            )
-        elif isinstance(output, PeerError):
-            self.record(Kind.PEER_ERROR, device, reason=output.reason, detail={"text": output.text})
+    def _crash(self, device: SimDevice, outputs: list[ClientOutput]) -> None:
+        """The page dies halfway through draining its outbox: later frames never leave."""
+        device.crash_pending = False
+        sends = [i for i, o in enumerate(outputs) if isinstance(o, Send)]
+        cut = sends[len(sends) // 2] if sends else len(outputs)
+        for index, output in enumerate(outputs):
+            if index >= cut and isinstance(output, Send):
+                fields = self._frame_fields(output.frame, output.text, output.write_id)
+                self.record(Kind.FRAME_LOST, device, **{**fields, "reason": "crash"})
+            else:
+                self._apply(device, output)
+        self.record(
+            Kind.CRASH,
+            device,
+            detail={"sent": len(sends) // 2, "unsent": len(sends) - len(sends) // 2},
+        )
+        self.reload(device, crash=True)
 
     def _rearm(self, device: SimDevice) -> None:
         deadline = device.client.next_deadline()
@@ -202,7 +166,6 @@ class Simulation:
         if deadline is None:
             return
         generation = device.timer_generation
-        delay = max(0.0, deadline - self.device_now(device))
 
         def fire() -> None:
             if device.timer_generation == generation:
@@ -210,13 +173,15 @@ class Simulation:
                 device.client.tick(self.device_now(device))
                 self.pump(device)
 
-        self.later(delay, fire)
+        self.later(deadline - self.device_now(device), fire)
 
-    def _frame_fields(self, frame: Frame, text: str) -> dict[str, Any]:
+    def _frame_fields(self, frame: Frame, text: str, write_id: str | None = None) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "frame_type": frame.type.value,
             "bytes": len(text.encode("utf-8")),
         }
+        if write_id is not None:
+            fields["write_id"] = write_id
         if frame.type is FrameType.SYNC_RESPONSE and isinstance(frame.get("message"), str):
             fields["reason"] = frame.get("message")
         key = entity_key(frame)
@@ -229,17 +194,38 @@ class Simulation:
                 )
         return fields
 
-    def _device_send(self, device: SimDevice, send: Send) -> None:
-        conn = device.conn
-        fields = self._frame_fields(send.frame, send.text)
-        if send.write_id is not None:
-            fields["write_id"] = send.write_id
-        if conn is None or not conn.open:
-            self.record(Kind.FRAME_LOST, device, reason=NOT_SENT, **fields)
+    # -- the wire ---------------------------------------------------------------------
+
+    def _transmit(
+        self,
+        device: SimDevice,
+        conn: Connection,
+        direction: str,
+        fields: dict[str, Any],
+        arrive: Callable[[bool], None],
+    ) -> None:
+        """Put one frame on the wire; `arrive(duplicate)` runs when (and if) it gets there."""
+        path, rng = device.link.path(direction), device.link.rng
+        if direction in device.blocked:
+            self._lost(device, conn, fields, "partition")
             return
-        row = self._sent(device, conn, fields)
-        at = conn.arrival("up", self.env.now, device.link.delay())
-        self.later(at - self.env.now, lambda: self._server_receive(conn, send.text, row, fields))
+        if path.loss and rng.random() < path.loss:
+            self._lost(device, conn, fields, "dropped by the network")
+            return
+        now = self.env.now
+        at = conn.schedule(direction, now, fields["bytes"], path, rng)
+        if not (path.reorder and rng.random() < path.reorder):
+            at = conn.in_order(direction, at)
+        self.later(at - now, lambda: arrive(False))
+        if path.duplicate and rng.random() < path.duplicate:
+            again = conn.in_order(direction, at + path.delay(rng))
+            self.later(again - now, lambda: arrive(True))
+
+    def _lost(
+        self, device: SimDevice, conn: Connection, fields: dict[str, Any], reason: str
+    ) -> None:
+        if fields["frame_type"] not in KEEPALIVE:
+            self.record(Kind.FRAME_LOST, device, conn=conn.conn_id, **{**fields, "reason": reason})
 
     def _sent(
         self, device: SimDevice | None, conn: Connection, fields: dict[str, Any], **extra: Any
@@ -249,11 +235,121 @@ class Simulation:
             return -1
         return self.record(Kind.FRAME_SENT, device, conn=conn.conn_id, **fields, **extra)
 
-    def _received(
-        self, device: SimDevice | None, conn: Connection, fields: dict[str, Any], **extra: Any
-    ) -> None:
+    def _arrived(
+        self,
+        device: SimDevice,
+        conn: Connection,
+        fields: dict[str, Any],
+        duplicate: bool,
+        at_server: bool,
+    ) -> bool:
+        """Whether a frame arriving now is delivered: the connection is open and it fits."""
+        if not conn.open:
+            self._lost(device, conn, fields, "connection closed in flight")
+            return False
+        if fields["bytes"] > device.link.max_message:
+            self._lost(device, conn, fields, TOO_BIG)
+            self.drop(device, TOO_BIG)
+            return False
         if fields["frame_type"] not in KEEPALIVE:
-            self.record(Kind.FRAME_RECV, device, conn=conn.conn_id, **fields, **extra)
+            detail = {"duplicate": True} if duplicate else None
+            if at_server:
+                self.record(
+                    Kind.FRAME_RECV,
+                    None,
+                    user=conn.user,
+                    conn=conn.conn_id,
+                    **fields,
+                    detail=detail,
+                )
+            else:
+                self.record(Kind.FRAME_RECV, device, conn=conn.conn_id, **fields, detail=detail)
+        return True
+
+    def _device_send(self, device: SimDevice, send: Send) -> None:
+        conn = device.conn
+        fields = self._frame_fields(send.frame, send.text, send.write_id)
+        if conn is None or not conn.open:
+            self.record(Kind.FRAME_LOST, device, **{**fields, "reason": NOT_SENT})
+            return
+        self._sent(device, conn, fields)
+
+        def arrive(duplicate: bool) -> None:
+            if self._arrived(device, conn, fields, duplicate, True) and self.server.up:
+                self.server.coordinator.receive(conn.conn_id, send.text, self.server_now())
+                self._server_frames(self.server.pump(send.write_id))
+
+        self._transmit(device, conn, "up", fields, arrive)
+
+    def _server_frames(self, frames: list[Outgoing]) -> None:
+        for out in frames:
+            conn = self.connections.get(out.conn_id)
+            if conn is None or not conn.open:
+                continue
+            device = self.devices[conn.device]
+            fields = self._frame_fields(out.frame, out.text)
+            self._sent(None, conn, fields, user=conn.user)
+
+            def arrive(
+                duplicate: bool,
+                device: SimDevice = device,
+                conn: Connection = conn,
+                out: Outgoing = out,
+                fields: dict[str, Any] = fields,
+            ) -> None:
+                if self._arrived(device, conn, fields, duplicate, False):
+                    device.client.receive(out.text, self.device_now(device))
+                    self.pump(device)
+
+            self._transmit(device, conn, "down", fields, arrive)
+
+    # -- connections ------------------------------------------------------------------
+
+    def _refusal(self, device: SimDevice) -> str | None:
+        if not device.online:
+            return "network offline"
+        if device.blocked:
+            return "partition"
+        if not self.server.up:
+            return "server down"
+        return None
+
+    def _open(self, device: SimDevice) -> None:
+        device.conn_count += 1
+        conn_id = f"{device.name}:{device.conn_count}"
+        handshake = HANDSHAKE_RTTS * 2 * device.link.delay()
+        wait = CONNECT_TIMEOUT if device.blocked else handshake
+
+        def settle() -> None:
+            refusal = self._refusal(device)
+            if refusal is not None:
+                self.record(Kind.CONNECT_FAILED, device, conn=conn_id, reason=refusal)
+                device.client.connection_failed(self.device_now(device))
+            else:
+                conn = Connection(conn_id, device.name, device.user)
+                device.conn = conn
+                self.connections[conn_id] = conn
+                self.record(Kind.CONNECT, device, conn=conn_id)
+                self.server.coordinator.open(conn_id, device.user, self.server_now())
+                self._server_frames(self.server.pump())
+                device.client.connection_opened(self.device_now(device))
+            self.pump(device)
+
+        self.later(wait, settle)
+
+    def drop(self, device: SimDevice, reason: str) -> None:
+        """End the device's connection; the client hears of it unless it closed it itself."""
+        conn = device.conn
+        if conn is None or not conn.open:
+            return
+        conn.open = False
+        device.conn = None
+        self.record(Kind.DISCONNECT, device, conn=conn.conn_id, reason=reason)
+        self.close_keepalive(conn)
+        self.server.coordinator.close(conn.conn_id)
+        if reason != "client closed":
+            device.client.connection_closed(self.device_now(device))
+            self.pump(device)
 
     def close_keepalive(self, conn: Connection) -> None:
         """One row summing the connection's keep-alive frames (sent by either side)."""
@@ -263,170 +359,94 @@ class Simulation:
             )
             conn.keepalive = {}
 
-    def _open(self, device: SimDevice) -> None:
-        device.conn_count += 1
-        conn_id = f"{device.name}:{device.conn_count}"
-        handshake = HANDSHAKE_RTTS * 2 * device.link.delay()
-
-        def settle() -> None:
-            if not device.online:
-                self.record(Kind.CONNECT_FAILED, device, conn=conn_id, reason="network offline")
-                device.client.connection_failed(self.device_now(device))
-            else:
-                conn = Connection(conn_id, device.name, device.user)
-                device.conn = conn
-                self.connections[conn_id] = conn
-                self.record(Kind.CONNECT, device, conn=conn_id)
-                self.server.open(conn_id, device.user, self.server_now())
-                self._pump_server()
-                device.client.connection_opened(self.device_now(device))
-            self.pump(device)
-
-        self.later(handshake, settle)
-
     def _rest_pull(self, device: SimDevice) -> None:
         """POST /api/sync/pull over the device's link: a request, then the answer."""
         there, back = device.link.delay(), device.link.delay()
 
         def answer() -> None:
-            if not device.online:
-                self.record(Kind.REST, device, op="pull", reason="network offline")
+            refusal = self._refusal(device)
+            if refusal is not None:
+                self.record(Kind.REST, device, op="pull", reason=refusal)
                 device.client.rest_pull_done(None, self.device_now(device))
                 self.pump(device)
                 return
-            body = self.server.rest_pull(device.user, self.server_now())
+            body = self.server.coordinator.rest_pull(device.user, self.server_now())
             size = len(json.dumps(body, separators=(",", ":")).encode("utf-8"))
             self.record(Kind.REST, None, user=device.user, op="pull", bytes=size)
-            self._pump_server()
             self.later(back, lambda: self._rest_answered(device, body, size))
 
         self.later(there, answer)
 
     def _rest_answered(self, device: SimDevice, body: dict[str, Any], size: int) -> None:
-        self.record(
-            Kind.REST,
-            device,
-            op="pull",
-            bytes=size,
-            detail={"items": len(body["entries"]) + len(body["pieces"])},
-        )
+        items = len(body["entries"]) + len(body["pieces"])
+        self.record(Kind.REST, device, op="pull", bytes=size, detail={"items": items})
         device.client.rest_pull_done(body, self.device_now(device))
         self.pump(device)
 
-    def _drop(self, device: SimDevice, reason: str) -> None:
-        conn = device.conn
-        if conn is None or not conn.open:
-            return
-        conn.open = False
-        device.conn = None
-        self.record(Kind.DISCONNECT, device, conn=conn.conn_id, reason=reason)
-        self.close_keepalive(conn)
-        self.server.close(conn.conn_id)
-        if reason != "client closed":
-            device.client.connection_closed(self.device_now(device))
-
-    def _device_receive(
-        self, device: SimDevice, conn: Connection, text: str, fields: dict[str, Any]
-    ) -> None:
-        if not conn.open:
-            self.record(
-                Kind.FRAME_LOST,
-                device,
-                conn=conn.conn_id,
-                reason="connection closed in flight",
-                **fields,
-            )
-            return
-        self._received(device, conn, fields)
-        device.client.receive(text, self.device_now(device))
-        self.pump(device)
-
-    # -- server side ------------------------------------------------------------------
-
-    def _server_receive(
-        self, conn: Connection, text: str, sent_row: int, fields: dict[str, Any]
-    ) -> None:
-        if not conn.open:
-            device = self.devices[conn.device]
-            self.record(
-                Kind.FRAME_LOST,
-                device,
-                conn=conn.conn_id,
-                reason="connection closed in flight",
-                detail={"sent_row": sent_row},
-                **fields,
-            )
-            return
-        self._received(None, conn, fields, user=conn.user, detail={"sent_row": sent_row})
-        self.server.receive(conn.conn_id, text, self.server_now())
-        self._pump_server(fields.get("write_id"))
-
-    def _pump_server(self, write_id: str | None = None) -> None:
-        """Deliver what the server wants sent; `write_id` names the write whose frame it
-        just handled, so stored changes can be traced to it."""
-        for output in self.server.drain():
-            if isinstance(output, Outgoing):
-                self._server_send(output)
-            elif isinstance(output, Applied):
-                self.record(
-                    Kind.SERVER_APPLIED,
-                    None,
-                    conn=output.conn_id,
-                    user=output.user_id,
-                    entity_type=output.entity_type,
-                    entity_id=output.entity_id,
-                    fingerprint=output.checksum,
-                    write_id=write_id,
-                    op="delete" if output.deleted else "write",
-                    detail={"version": output.version, "seq": output.seq},
-                )
-            elif isinstance(output, Refused):
-                self.record(Kind.SERVER_REFUSED, None, conn=output.conn_id, reason=output.reason)
-            elif isinstance(output, Deduplicated):
-                self.record(
-                    Kind.SERVER_DEDUPLICATED,
-                    None,
-                    conn=output.conn_id,
-                    user=output.user_id,
-                    reason=output.key,
-                    detail={"seq": output.seq},
-                )
-
-    def _server_send(self, out: Outgoing) -> None:
-        conn = self.connections.get(out.conn_id)
-        if conn is None or not conn.open:
-            return
-        device = self.devices[conn.device]
-        fields = self._frame_fields(out.frame, out.text)
-        self._sent(None, conn, fields, user=conn.user)
-        at = conn.arrival("down", self.env.now, device.link.delay())
-        self.later(at - self.env.now, lambda: self._device_receive(device, conn, out.text, fields))
-
-    # -- scenario timeline ------------------------------------------------------------
-
-    def set_online(self, device: SimDevice, online: bool) -> None:
-        if device.online == online:
-            return
-        device.online = online
-        self.record(Kind.NETWORK, device, op="online" if online else "offline")
-        if not device.joined:
-            return
-        if not online:
-            self._drop(device, "network offline")
-        device.client.network_changed(online, self.device_now(device))
-        self.pump(device)
-
-    def reload(self, device: SimDevice) -> None:
-        if not device.joined:
-            return
-        self.record(Kind.RELOAD, device, detail={"queue_depth": len(device.client.queue)})
-        device.client.reload(self.device_now(device))
-        self.pump(device)
+    # -- the scenario's timeline acts through these -----------------------------------
 
     def start(self, device: SimDevice) -> None:
         device.joined = True
         device.client.online = device.online
         device.client.start(self.device_now(device))
+        self.pump(device)
+
+    def set_online(self, device: SimDevice, online: bool, *, nudge: bool = False) -> None:
+        """The device's network goes down or comes back (the browser's offline/online event);
+        `nudge` fires the online event even when it already was online."""
+        if device.online == online and not nudge:
+            return
+        if device.online != online:
+            device.online = online
+            self.record(Kind.NETWORK, device, op="online" if online else "offline")
+        if not device.joined:
+            return
+        if not online:
+            self.drop(device, "network offline")
+        device.client.network_changed(online, self.device_now(device))
+        self.pump(device)
+
+    def partition(self, device: SimDevice, directions: set[str], on: bool) -> None:
+        self.record(
+            Kind.PARTITION, device, op="start" if on else "end", reason=",".join(sorted(directions))
+        )
+        device.blocked = device.blocked | directions if on else device.blocked - directions
+        conn = device.conn
+        if on and directions == {"up", "down"} and conn is not None:
+            # Nothing gets through: the connection breaks once keep-alives go unanswered.
+            self.later(PARTITION_DETECT, lambda: self._break(device, conn))
+
+    def _break(self, device: SimDevice, conn: Connection) -> None:
+        if device.conn is conn and conn.open and device.blocked == {"up", "down"}:
+            self.drop(device, "partition")
+
+    def drop_connection(self, device: SimDevice) -> None:
+        self.drop(device, "connection dropped")
+
+    def reload(self, device: SimDevice, *, crash: bool = False) -> None:
+        if not device.joined:
+            return
+        self.record(
+            Kind.RELOAD,
+            device,
+            reason="crash" if crash else None,
+            detail={"queue_depth": len(device.client.queue)},
+        )
+        device.client.reload(self.device_now(device))
+        self.pump(device)
+
+    def arm_crash(self, device: SimDevice) -> None:
+        device.crash_pending = True
+
+    def wipe(self, device: SimDevice) -> None:
+        if not device.joined:
+            return
+        self.record(
+            Kind.WIPE,
+            device,
+            detail={"entries": len(device.client.entries), "pieces": len(device.client.pieces)},
+        )
+        device.client.wipe(self.device_now(device))
         self.pump(device)
 
     def run(self) -> History:

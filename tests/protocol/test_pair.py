@@ -1,21 +1,31 @@
 """DeviceClient against Coordinator + ServerStore, wired by hand with no simpy in between.
 
-`Loopback` is the smallest possible driver: it opens connections when a client asks for one,
-carries every `Send.text` to `Coordinator.receive` and every `Outgoing.text` to the addressed
-client's `receive`, and keeps a record of what each side said and observed, so a test can ask
-"which frames did device B get" or "which queue events did device A report".
+The driver is `Loopback` (tests/protocol/loopback.py): it opens connections when a client asks
+for one, carries every `Send.text` to `Coordinator.receive` and every `Outgoing.text` to the
+addressed client's `receive`, and keeps a record of what each side said and observed, so a test
+can ask "which frames did device B get" or "which queue events did device A report".
 """
 
 from __future__ import annotations
 
 import json
-import random
-from collections import defaultdict
 from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from loopback import (
+    DAY,
+    HOUR,
+    T0,
+    Loopback,
+    actions,
+    entry_fields,
+    live_rows,
+    make_client,
+    snapshot,
+    stored_entry,
+)
 
 from simulator.protocol.client import (
     CloseConnection,
@@ -23,173 +33,17 @@ from simulator.protocol.client import (
     CursorMoved,
     DeviceClient,
     Merged,
-    MigrationRan,
     OpenConnection,
     PeerError,
     QueueEvent,
     Send,
     UserWrite,
 )
-from simulator.protocol.coordinator import Applied, Coordinator, Outgoing, Refused
+from simulator.protocol.coordinator import Applied, Outgoing, Refused
 from simulator.protocol.entities import clean_entry, fingerprint
 from simulator.protocol.frames import ENTRY, BadFrame, Frame, FrameType, decode
-from simulator.protocol.profile import Profile, resolve
-from simulator.protocol.store import Row, ServerStore
+from simulator.protocol.profile import resolve
 from simulator.protocol.timefmt import iso_z, parse_iso_z
-
-T0 = 1772409600.0  # 2026-03-02T00:00:00Z
-HOUR = 3600.0
-DAY = 86400.0
-LEGACY = resolve("legacy")
-
-
-def entry_fields(**overrides: Any) -> dict[str, Any]:
-    """What a user types for one logbook entry (the client adds id and the times)."""
-    fields: dict[str, Any] = {
-        "timestamp": int(T0 * 1000),
-        "duration": 30,
-        "type": "practice",
-        "instrument": "piano",
-        "pieces": [{"title": "Prelude in C", "composer": "J.S. Bach"}],
-    }
-    fields.update(overrides)
-    return fields
-
-
-def stored_entry(entry_id: str, updated_at: float, **overrides: Any) -> dict[str, Any]:
-    """A server-clean entry as another device would have written it."""
-    stamp = iso_z(updated_at)
-    return clean_entry(
-        {
-            "id": entry_id,
-            **entry_fields(**overrides),
-            "createdAt": stamp,
-            "updatedAt": stamp,
-            "device_id": "elsewhere",
-        }
-    )
-
-
-def make_client(device: str, user: str = "alice", seed: int = 1, profile: Profile = LEGACY):
-    return DeviceClient(device, user, profile, random.Random(seed))
-
-
-class Loopback:
-    """One coordinator and any number of clients, wired directly."""
-
-    def __init__(self, profile: Profile = LEGACY, store: ServerStore | None = None) -> None:
-        self.store = store if store is not None else ServerStore(":memory:")
-        self.coord = Coordinator(self.store, profile)
-        self.conn_of: dict[str, str] = {}  # device id -> open connection id
-        self.client_of: dict[str, DeviceClient] = {}  # connection id -> client
-        self.sent: dict[str, list[Frame]] = defaultdict(list)  # frames each device sent
-        self.got: dict[str, list[Frame]] = defaultdict(list)  # frames each device received
-        self.seen: dict[str, list[Any]] = defaultdict(list)  # each device's other outputs
-        self.server: list[Applied | Refused] = []
-        self.wants_open: set[str] = set()
-        self._conns = 0
-
-    # -- transport --------------------------------------------------------------------
-
-    def connect(self, client: DeviceClient, now: float, *, start: bool = True) -> str:
-        if start:
-            client.start(now)
-        self._drain_client(client, now)
-        assert client.device_id in self.wants_open, "the client did not ask for a connection"
-        self.wants_open.discard(client.device_id)
-        self._conns += 1
-        conn_id = f"{client.device_id}/{self._conns}"
-        self.conn_of[client.device_id] = conn_id
-        self.client_of[conn_id] = client
-        self.coord.open(conn_id, client.user_id, now)
-        client.connection_opened(now)
-        self.pump(now)
-        return conn_id
-
-    def disconnect(self, client: DeviceClient, now: float) -> None:
-        conn_id = self.conn_of.pop(client.device_id)
-        del self.client_of[conn_id]
-        self.coord.close(conn_id)
-        client.connection_closed(now)
-        self._drain_client(client, now)
-
-    # -- shuttling --------------------------------------------------------------------
-
-    def _drain_client(self, client: DeviceClient, now: float) -> bool:
-        moved = False
-        for out in client.drain():
-            moved = True
-            if isinstance(out, Send):
-                conn_id = self.conn_of.get(client.device_id)
-                assert conn_id is not None, f"{client.device_id} sent {out.text} while closed"
-                assert json.loads(out.text)["type"] == out.frame.type.value
-                self.sent[client.device_id].append(out.frame)
-                self.coord.receive(conn_id, out.text, now)
-            elif isinstance(out, OpenConnection):
-                self.wants_open.add(client.device_id)
-            else:
-                self.seen[client.device_id].append(out)
-        return moved
-
-    def _drain_server(self, now: float) -> bool:
-        moved = False
-        for out in self.coord.drain():
-            moved = True
-            if isinstance(out, Outgoing):
-                client = self.client_of.get(out.conn_id)
-                assert client is not None, f"server wrote to unknown connection {out.conn_id}"
-                self.got[client.device_id].append(out.frame)
-                client.receive(out.text, now)
-            else:
-                self.server.append(out)
-        return moved
-
-    def pump(self, now: float) -> None:
-        for _ in range(1000):
-            moved = self._drain_server(now)
-            for client in list(self.client_of.values()):
-                moved = self._drain_client(client, now) or moved
-            if not moved:
-                return
-        raise AssertionError("loopback never went quiet")
-
-    def settle(self, client: DeviceClient, now: float) -> None:
-        """Deliver what a client produced after a direct call (a write, a tick)."""
-        self._drain_client(client, now)
-        self.pump(now)
-
-    # -- views ------------------------------------------------------------------------
-
-    def types_got(self, device: str) -> list[str]:
-        return [f.type.value for f in self.got[device]]
-
-    def types_sent(self, device: str) -> list[str]:
-        return [f.type.value for f in self.sent[device]]
-
-    def of(self, device: str, kind: type) -> list[Any]:
-        return [o for o in self.seen[device] if isinstance(o, kind)]
-
-    def mark(self) -> dict[str, int]:
-        """How many frames each device has received so far, to look only at what follows."""
-        return {d: len(frames) for d, frames in self.got.items()}
-
-    def got_since(self, mark: dict[str, int], device: str) -> list[Frame]:
-        return self.got[device][mark.get(device, 0) :]
-
-
-def actions(client: DeviceClient) -> list[Any]:
-    """What the client asks of its driver, without the migration reports (legacy runs its
-    migrations at every page load)."""
-    return [o for o in client.drain() if not isinstance(o, MigrationRan)]
-
-
-def live_rows(store: ServerStore, user: str) -> dict[str, Row]:
-    return {r.entity_id: r for r in store.rows(user) if not r.deleted}
-
-
-def snapshot(store: ServerStore) -> list[Row]:
-    return list(store.rows())
-
 
 # -- connect and catch-up -----------------------------------------------------------------
 
