@@ -90,6 +90,10 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+# One decoder for every frame: json.loads with options builds a new one per call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def decode(text: str | bytes) -> Frame | BadFrame:
     """Parse one WebSocket message; never raises on bad input."""
     if isinstance(text, bytes):
@@ -98,7 +102,7 @@ def decode(text: str | bytes) -> Frame | BadFrame:
         except UnicodeDecodeError:
             return BadFrame("binary message is not UTF-8", repr(text[:80]))
     try:
-        body = json.loads(text, parse_constant=_refuse_constant)
+        body = _DECODER.decode(text)
     except (ValueError, RecursionError):  # JSONDecodeError is a ValueError, as are huge ints
         return BadFrame("invalid JSON", text[:200])
     if not isinstance(body, dict):
