@@ -13,6 +13,7 @@ from simulator.history import Kind
 from simulator.protocol.entities import content_fingerprint, fingerprint
 from simulator.protocol.frames import ENTRY, PIECE
 from simulator.scenario.model import Fault, HotItem, Partition, ServerOutage
+from simulator.workload.user import UserPlan
 
 if TYPE_CHECKING:
     from simulator.sim.driver import SimDevice, Simulation
@@ -121,74 +122,18 @@ def _edit(sim: Simulation, device: SimDevice, entry_id: str) -> None:
         sim.pump(device)
 
 
-def _active(t: float, hours: tuple[int, int]) -> bool:
-    hour = (t % DAY) / 3600.0
-    return hours[0] <= hour < hours[1]
-
-
 def _user(sim: Simulation, device: SimDevice) -> Generator[Any, Any, None]:
-    """A person using one device: writes at random times within active hours until the end."""
-    spec = device.spec.workload
-    rate = spec.entries_per_day + spec.pieces_per_day
-    if rate <= 0:
-        return
-    rng = random.Random(f"{sim.loaded.scenario.seed}:{device.name}:user")
-    active_fraction = (spec.active_hours[1] - spec.active_hours[0]) / 24.0
-    mean_gap = DAY * active_fraction / rate
+    """A person using one device, acting at the plan's times until the end."""
+    plan = UserPlan(device.spec.workload, f"{sim.loaded.scenario.seed}:{device.name}:user")
     if device.spec.joins > 0:
         yield sim.env.timeout(device.spec.joins)
     while True:
-        gap = -mean_gap * math.log(1.0 - rng.random())
-        t = sim.env.now
-        # Time outside active hours does not count towards the next write.
-        while gap > 0:
-            step = min(gap, 600.0)
-            if _active(t, spec.active_hours):
-                gap -= step
-            t += step
+        t = plan.next_time(sim.env.now)
         if t >= sim.end:
             return
         yield sim.env.timeout(t - sim.env.now)
-        _act(sim, device, rng)
+        plan.act(device.client, device.writer, sim.device_now(device))
         sim.pump(device)
-
-
-def _act(sim: Simulation, device: SimDevice, rng: random.Random) -> None:
-    spec = device.spec.workload
-    total = spec.entries_per_day + spec.pieces_per_day
-    if rng.random() * total < spec.entries_per_day:
-        _act_on_entry(sim, device, rng)
-    else:
-        _act_on_piece(sim, device, rng)
-
-
-def _act_on_entry(sim: Simulation, device: SimDevice, rng: random.Random) -> None:
-    client = device.client
-    now = sim.device_now(device)
-    spec = device.spec.workload
-    draw = rng.random()
-    existing = sorted(client.entries)
-    if existing and draw < spec.delete_ratio:
-        client.delete_entry(rng.choice(existing), now)
-    elif existing and draw < spec.delete_ratio + spec.update_ratio:
-        client.update_entry(rng.choice(existing), device.writer.edit(), now)
-    else:
-        client.create_entry(device.writer.new_entry(now), now)
-
-
-def _act_on_piece(sim: Simulation, device: SimDevice, rng: random.Random) -> None:
-    client = device.client
-    now = sim.device_now(device)
-    spec = device.spec.workload
-    draw = rng.random()
-    existing = sorted(client.pieces)
-    if existing and draw < spec.piece_remove_ratio:
-        client.remove_piece(rng.choice(existing), now)
-    elif existing and draw < spec.piece_remove_ratio + spec.piece_update_ratio:
-        client.update_piece(rng.choice(existing), {"status": device.writer.status()}, now)
-    else:
-        title, composer, status = device.writer.piece(spec.messy_spelling_ratio)
-        client.add_piece(title, composer, status, now)
 
 
 def snapshot_all(sim: Simulation) -> None:
