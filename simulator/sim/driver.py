@@ -30,14 +30,13 @@ from simulator.protocol.client import (
     Send,
 )
 from simulator.protocol.coordinator import Outgoing
-from simulator.protocol.entities import fingerprint
-from simulator.protocol.frames import Frame, FrameType, entity_key
+from simulator.protocol.frames import Frame
 from simulator.protocol.storage import LocalStorage
+from simulator.recording import frame_fields, observe
 from simulator.scenario.loader import Loaded
 from simulator.scenario.model import Device
 from simulator.sim.clock import DeviceClock
 from simulator.sim.network import Connection, DeviceLink
-from simulator.sim.observe import observe
 from simulator.sim.server import SimServer
 from simulator.workload.catalogue import build_catalogue
 from simulator.workload.entries import EntryWriter
@@ -176,23 +175,7 @@ class Simulation:
         self.later(deadline - self.device_now(device), fire)
 
     def _frame_fields(self, frame: Frame, text: str, write_id: str | None = None) -> dict[str, Any]:
-        fields: dict[str, Any] = {
-            "frame_type": frame.type.value,
-            "bytes": len(text.encode("utf-8")),
-        }
-        if write_id is not None:
-            fields["write_id"] = write_id
-        if frame.type is FrameType.SYNC_RESPONSE and isinstance(frame.get("message"), str):
-            fields["reason"] = frame.get("message")
-        key = entity_key(frame)
-        if key is not None:
-            fields["entity_type"], fields["entity_id"] = key
-            body = frame.get("entry", frame.get("piece"))
-            if isinstance(body, dict):
-                fields["fingerprint"] = fingerprint(
-                    {k: v for k, v in body.items() if k != "version"}
-                )
-        return fields
+        return frame_fields(text, write_id)
 
     # -- the wire ---------------------------------------------------------------------
 

@@ -10,8 +10,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from simulator.history import Kind
-from simulator.protocol.entities import content_fingerprint, fingerprint
+from simulator.protocol.entities import fingerprint
 from simulator.protocol.frames import ENTRY, PIECE
+from simulator.recording import identity
 from simulator.scenario.model import Fault, HotItem, Partition, ServerOutage
 from simulator.workload.user import UserPlan
 
@@ -166,7 +167,7 @@ def snapshot_all(sim: Simulation) -> None:
                     entity_id=entity_id,
                     fingerprint=fingerprint(item),
                     updated_at=item.get("updatedAt"),
-                    detail=_identity(entity_type, item),
+                    detail=identity(entity_type, item),
                 )
     for row in sim.store.rows():
         sim.record(
@@ -181,13 +182,6 @@ def snapshot_all(sim: Simulation) -> None:
             detail={
                 "version": row.version,
                 "seq": row.seq,
-                **(_identity(row.entity_type, row.data) or {}),
+                **(identity(row.entity_type, row.data) or {}),
             },
         )
-
-
-def _identity(entity_type: str, item: dict[str, Any]) -> dict[str, Any] | None:
-    """What the checker needs to spot one logical item under two ids."""
-    if entity_type == PIECE:
-        return {"title": item.get("title"), "composer": item.get("composer")}
-    return {"content": content_fingerprint(item)}

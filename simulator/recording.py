@@ -1,8 +1,11 @@
-"""Client observations, written into the history as the rows the checker reads."""
+"""Client observations, written into the history as the rows the checker reads.
+
+Both drivers use this, so a history recorded live has the same rows as a simulated one.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from simulator.history import Kind
 from simulator.protocol.client import (
@@ -16,12 +19,17 @@ from simulator.protocol.client import (
     UserWrite,
     WriteFailed,
 )
+from simulator.protocol.entities import content_fingerprint, fingerprint
+from simulator.protocol.frames import PIECE, BadFrame, FrameType, decode, entity_key
 
-if TYPE_CHECKING:
-    from simulator.sim.driver import SimDevice, Simulation
+
+class Recorder(Protocol):
+    """A driver's way to add a history row for one device."""
+
+    def record(self, kind: Kind, device: Any = None, **fields: Any) -> int: ...
 
 
-def observe(sim: Simulation, device: SimDevice, output: ClientOutput) -> None:
+def observe(sim: Recorder, device: Any, output: ClientOutput) -> None:
     if isinstance(output, UserWrite):
         sim.record(
             Kind.WRITE,
@@ -68,7 +76,7 @@ def observe(sim: Simulation, device: SimDevice, output: ClientOutput) -> None:
         sim.record(Kind.BACKFILL, device, op=output.op, detail={"items": output.items})
 
 
-def _merged(sim: Simulation, device: SimDevice, output: Merged) -> None:
+def _merged(sim: Recorder, device: Any, output: Merged) -> None:
     sim.record(
         Kind.MERGE,
         device,
@@ -86,3 +94,32 @@ def _merged(sim: Simulation, device: SimDevice, output: Merged) -> None:
             "local_version": output.local_version,
         },
     )
+
+
+def frame_fields(text: str, write_id: str | None = None) -> dict[str, Any]:
+    """The history fields of one frame: type, size, what it is about and, for an ACK or the
+    end of a catch-up, its message."""
+    frame = decode(text)
+    fields: dict[str, Any] = {"bytes": len(text.encode("utf-8"))}
+    if write_id is not None:
+        fields["write_id"] = write_id
+    if isinstance(frame, BadFrame):
+        fields["frame_type"] = "(not a frame)"
+        return fields
+    fields["frame_type"] = frame.type.value
+    if frame.type is FrameType.SYNC_RESPONSE and isinstance(frame.get("message"), str):
+        fields["reason"] = frame.get("message")
+    key = entity_key(frame)
+    if key is not None:
+        fields["entity_type"], fields["entity_id"] = key
+        body = frame.get("entry", frame.get("piece"))
+        if isinstance(body, dict):
+            fields["fingerprint"] = fingerprint({k: v for k, v in body.items() if k != "version"})
+    return fields
+
+
+def identity(entity_type: str, item: dict[str, Any]) -> dict[str, Any]:
+    """What the checker needs in a snapshot row to spot one logical item under two ids."""
+    if entity_type == PIECE:
+        return {"title": item.get("title"), "composer": item.get("composer")}
+    return {"content": content_fingerprint(item)}
