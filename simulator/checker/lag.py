@@ -59,16 +59,17 @@ def convergence(view: View) -> Lags:
     devices_of: dict[str, list[str]] = defaultdict(list)
     for device, user in sorted(view.device_users.items()):
         devices_of[user].append(device)
-    last_write = view.writes.groupby("entity_id")["t"].max().to_dict()
+    last_write = view.writes.groupby(["user", "entity_type", "entity_id"])["t"].max().to_dict()
     lags: list[float] = []
     unconverged = 0
     for write in tuples(view.writes):
         if not isinstance(write.fingerprint, str):
             continue
+        others = [d for d in devices_of.get(write.user, []) if d != write.device]
+        if not others:
+            continue  # nobody else to converge with: no lag to measure
         shares: list[float] = []
-        for other in devices_of.get(write.user, []):
-            if other == write.device:
-                continue
+        for other in others:
             start = presence.since(other, float(write.t))
             got = held.get((other, write.entity_id, write.fingerprint))
             if got is None or start is None:
@@ -77,6 +78,6 @@ def convergence(view: View) -> Lags:
         else:
             lags.append(max(shares, default=0.0))
             continue
-        if last_write.get(write.entity_id, write.t) <= write.t:
+        if last_write.get((write.user, write.entity_type, write.entity_id), write.t) <= write.t:
             unconverged += 1
     return Lags(tuple(lags), unconverged)

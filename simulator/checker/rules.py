@@ -62,16 +62,23 @@ def merge_violations(view: View) -> list[Finding]:
 
 
 def leaks(view: View) -> list[Finding]:
-    owners: dict[str, set[str]] = {}
+    """A device row whose value (entity and fingerprint) only other users ever wrote.
+
+    Judged by value, not id: piece ids come from title and composer, so two users may
+    rightly hold pieces under one id.
+    """
+    owners: dict[tuple[str, str], set[str]] = {}
     for row in tuples(view.writes):
-        owners.setdefault(row.entity_id, set()).add(row.user)
-    for key in view.server:
-        owners.setdefault(key[2], set()).add(key[0])
+        if isinstance(row.fingerprint, str):
+            owners.setdefault((row.entity_id, row.fingerprint), set()).add(row.user)
+    for key, held in view.server.items():
+        if held.fingerprint is not None:
+            owners.setdefault((key[2], held.fingerprint), set()).add(key[0])
     found: dict[tuple[str, str], Finding] = {}
     frame = view.frame
     seen = frame[frame["kind"].isin(["merge", "snapshot"]) & (frame["device"] != SERVER)]
     for row in tuples(seen):
-        users = owners.get(row.entity_id)
+        users = owners.get((row.entity_id, row.fingerprint))
         if not users or row.user in users or (row.device, row.entity_id) in found:
             continue
         found[(row.device, row.entity_id)] = Finding(

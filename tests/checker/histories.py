@@ -24,6 +24,7 @@ from simulator.protocol.timefmt import iso_z, parse_iso_z
 
 USER = "alice"
 ENTRY = "logbook_entry"
+PIECE = "repertoire_piece"
 LIMIT = 1_048_576
 START = parse_iso_z("2026-03-02T10:00:00.000Z") or 0.0
 END = 1000.0  # when the final snapshots are taken
@@ -34,11 +35,12 @@ def at(device_time: float) -> str:
     return iso_z(START + device_time)
 
 
-def meta(max_frame_bytes: int | None = LIMIT) -> Record:
+def meta(max_frame_bytes: int | None = LIMIT, *, lww: str = "updated_at") -> Record:
+    """The meta row; `lww` is the profile's conflict rule (`updated_at` or `version_first`)."""
     detail: dict[str, Any] = {
         "scenario": "literal",
         "seed": 1,
-        "profile": {"name": "legacy", "lww": "updated_at"},
+        "profile": {"name": "legacy" if lww == "updated_at" else "proposed", "lww": lww},
         "mode": "sim",
     }
     if max_frame_bytes is not None:
@@ -136,7 +138,9 @@ def queue(
     *,
     reason: str | None = None,
     device_time: float | None = None,
+    depth: int = 0,
 ) -> Record:
+    """A QUEUE row; `depth` is how many items the outbox holds after the change."""
     return Record(
         t=t,
         kind=Kind.QUEUE,
@@ -148,19 +152,27 @@ def queue(
         entity_type=ENTRY,
         entity_id=entity_id,
         reason=reason,
-        detail={"depth": 0},
+        detail={"depth": depth},
     )
 
 
 def applied(
-    t: float, entity_id: str, fingerprint: str, *, op: str = "write", user: str = USER
+    t: float,
+    entity_id: str,
+    fingerprint: str,
+    *,
+    op: str = "write",
+    user: str = USER,
+    write_id: str | None = None,
 ) -> Record:
-    """Server evidence: the server stored a write (or, with op="delete", a tombstone)."""
+    """Server evidence: the server stored a write (or, with op="delete", a tombstone);
+    `write_id` names the device write whose frame it was handling, as the driver records it."""
     return Record(
         t=t,
         kind=Kind.SERVER_APPLIED,
         device=SERVER,
         user=user,
+        write_id=write_id,
         entity_type=ENTRY,
         entity_id=entity_id,
         fingerprint=fingerprint,
@@ -256,6 +268,173 @@ def server_holds(
         entity_id=entity_id,
         fingerprint=fingerprint,
         updated_at=updated_at,
+    )
+
+
+def merged(
+    t: float,
+    device: str,
+    entity_id: str,
+    *,
+    fingerprint: str,
+    updated_at: str | None,
+    local_fingerprint: str | None,
+    local_updated_at: str | None,
+    version: int | None = None,
+    local_version: int | None = None,
+    accepted: bool = True,
+    frame_type: str = "ENTRY_UPDATED",
+    user: str = USER,
+    entity_type: str = ENTRY,
+) -> Record:
+    """A MERGE row in full, as the driver writes it: the incoming item (fingerprint,
+    `updatedAt`, server version) against what the device held (`local_*`; None if nothing)."""
+    return Record(
+        t=t,
+        kind=Kind.MERGE,
+        device=device,
+        user=user,
+        device_time=t,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        accepted=accepted,
+        reason="newer" if accepted else "older",
+        frame_type=frame_type,
+        fingerprint=fingerprint,
+        updated_at=updated_at,
+        detail={
+            "local_fingerprint": local_fingerprint,
+            "local_updated_at": local_updated_at,
+            "version": version,
+            "local_version": local_version,
+        },
+    )
+
+
+def write_failed(
+    t: float,
+    device: str,
+    write_id: str,
+    op: str,
+    entity_id: str,
+    *,
+    reason: str = "quota exceeded",
+    user: str = USER,
+) -> Record:
+    """localStorage refused a write (quota): no WRITE row, the change exists nowhere."""
+    return Record(
+        t=t,
+        kind=Kind.WRITE_FAILED,
+        device=device,
+        user=user,
+        device_time=t,
+        write_id=write_id,
+        op=op,
+        entity_type=ENTRY,
+        entity_id=entity_id,
+        reason=reason,
+    )
+
+
+def connect(t: float, device: str, *, number: int = 1, user: str = USER) -> Record:
+    return Record(
+        t=t,
+        kind=Kind.CONNECT,
+        device=device,
+        user=user,
+        device_time=t,
+        conn=f"{device}:{number}",
+    )
+
+
+def disconnect(
+    t: float, device: str, *, number: int = 1, reason: str = "network offline", user: str = USER
+) -> Record:
+    return Record(
+        t=t,
+        kind=Kind.DISCONNECT,
+        device=device,
+        user=user,
+        device_time=t,
+        conn=f"{device}:{number}",
+        reason=reason,
+    )
+
+
+def received(
+    t: float,
+    device: str,
+    frame_type: str,
+    nbytes: int,
+    *,
+    reason: str | None = None,
+    number: int = 1,
+    user: str = USER,
+) -> Record:
+    """A FRAME_RECV row; `reason` is a SYNC_RESPONSE's message (`Sync complete` ends a
+    catch-up). `device` may be `server` (then there is no device clock)."""
+    return Record(
+        t=t,
+        kind=Kind.FRAME_RECV,
+        device=device,
+        user=user,
+        device_time=None if device == SERVER else t,
+        conn=f"{device}:{number}",
+        frame_type=frame_type,
+        bytes=nbytes,
+        reason=reason,
+    )
+
+
+def piece_held(
+    holder: str,
+    score_id: str,
+    title: str,
+    composer: str | None,
+    *,
+    deleted: bool = False,
+    fingerprint: str | None = None,
+    user: str = USER,
+) -> Record:
+    """A final snapshot row for a repertoire piece, with the identity the duplicate check
+    reads; `holder` is a device or `server`."""
+    return Record(
+        t=END,
+        kind=Kind.SNAPSHOT,
+        device=holder,
+        user=user,
+        device_time=None if holder == SERVER else END,
+        op="deleted" if deleted else "live",
+        entity_type=PIECE,
+        entity_id=score_id,
+        fingerprint=fingerprint or f"fp:{score_id}",
+        updated_at=at(1),
+        detail={"title": title, "composer": composer},
+    )
+
+
+def entry_held(
+    holder: str,
+    entity_id: str,
+    content: str,
+    *,
+    deleted: bool = False,
+    fingerprint: str | None = None,
+    user: str = USER,
+) -> Record:
+    """A final snapshot row for a logbook entry with its content fingerprint."""
+    return Record(
+        t=END,
+        kind=Kind.SNAPSHOT,
+        device=holder,
+        user=user,
+        device_time=None if holder == SERVER else END,
+        op="deleted" if deleted else "live",
+        entity_type=ENTRY,
+        entity_id=entity_id,
+        fingerprint=fingerprint or f"fp:{entity_id}",
+        updated_at=at(1),
+        detail={"content": content},
     )
 
 
