@@ -175,6 +175,35 @@ def _check_references(source: str, scenario: Scenario, lines: Mapping[Path_, int
             )
 
 
+def refuse_unplayable_live(source: str, scenario: Scenario) -> None:
+    """For a scenario turned live on the command line: the same refusals, without lines."""
+    _check_live(source, scenario, {})
+
+
+def _check_live(source: str, scenario: Scenario, lines: Mapping[Path_, int]) -> None:
+    """Refuse what cannot be done against a real endpoint, which is a black box."""
+    if scenario.server.kind != "live":
+        return
+    for index, fault in enumerate(scenario.faults):
+        if fault.kind == "server_outage":
+            where: Path_ = ("faults", index, "kind")
+            message = (
+                "a server outage cannot be caused on a live endpoint; stop the server yourself"
+            )
+            raise ScenarioError(source, _line_of(where, lines), _dotted(where), message)
+    if scenario.preload:
+        message = "preload writes into the reference server's store; a live endpoint has its own"
+        raise ScenarioError(source, _line_of(("preload",), lines), "preload", message)
+    users = {d.user for d in scenario.devices}
+    named = set(scenario.server.users)
+    if named and not users <= named:
+        where = ("server", "users")
+        missing = ", ".join(sorted(users - named))
+        raise ScenarioError(
+            source, _line_of(where, lines), _dotted(where), f"devices use {missing}"
+        )
+
+
 def load_text(source: str, text: str, profile_name: str | None = None) -> Loaded:
     """Validate a scenario; `profile` runs it under another profile than the one it names."""
     data, lines = _parse_yaml(source, text)
@@ -187,6 +216,7 @@ def load_text(source: str, text: str, profile_name: str | None = None) -> Loaded
         raise _pydantic_error(source, error, lines) from None
     _check_devices(source, scenario, lines)
     _check_references(source, scenario, lines)
+    _check_live(source, scenario, lines)
     try:
         profile = resolve(scenario.profile, scenario.flags)
     except UnknownProfile as error:

@@ -244,6 +244,31 @@ class Bound(Strict):
     eq: Any = None
 
 
+class SimServer(Strict):
+    """The in-process reference server, in simulated time."""
+
+    kind: Literal["sim"] = "sim"
+
+
+class LiveServer(Strict):
+    """A real WebSocket endpoint, played in wall time."""
+
+    kind: Literal["live"]
+    url: str = Field(pattern=r"^wss?://")
+    # REST pull/push; by default the WebSocket's host and port over http(s).
+    rest_url: str | None = Field(default=None, pattern=r"^https?://")
+    jwt_secret_env: str = "SYNCSIM_JWT_SECRET"
+    # User ids to mint tokens for; by default every user the devices name.
+    users: tuple[str, ...] = ()
+    # Scenario seconds per wall second: 10080 plays a week in a minute.
+    time_scale: float = Field(default=1000.0, gt=0)
+    # The deadline of every wait on the endpoint (connect, close, REST), in wall seconds.
+    timeout: Duration = 10.0
+
+
+Server = Annotated[SimServer | LiveServer, Field(discriminator="kind")]
+
+
 class Scenario(Strict):
     name: str = ""
     description: str = ""
@@ -252,6 +277,7 @@ class Scenario(Strict):
     duration: Duration
     settle: Duration = 600.0
     profile: str = "legacy"
+    server: Server = SimServer()
     flags: dict[str, Any] = Field(default_factory=dict)
     limits: Limits = Limits()
     preload: tuple[Preload, ...] = ()

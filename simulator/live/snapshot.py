@@ -1,0 +1,110 @@
+"""The server's final state, seen from outside as any client could see it.
+
+An observer asks REST pull for every live row of the user, then catches up over the socket
+from the epoch (a lastSyncTime of 1970 is a valid cursor in the past, so the server answers
+with every row since, deletes included). The rows become SNAPSHOT rows of device `server`,
+exactly as the simulation writes them, so the checker needs no live-mode special case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from simulator.history import Kind
+from simulator.live import auth
+from simulator.protocol.entities import fingerprint, piece_key
+from simulator.protocol.frames import ENTRY, PIECE, BadFrame, Frame, FrameType, decode
+from simulator.protocol.merge import split_version
+from simulator.protocol.timefmt import iso_z
+from simulator.recording import identity
+
+if TYPE_CHECKING:
+    from simulator.live.driver import LiveRun
+
+EPOCH_CURSOR = iso_z(0)
+
+
+async def observe_server(run: LiveRun, user: str) -> None:
+    from simulator.live.driver import _post
+
+    rows: dict[tuple[str, str], tuple[bool, dict[str, Any]]] = {}
+    token = auth.mint(run.secret, user, time.time())
+    body, error = await asyncio.to_thread(
+        _post, f"{run.rest_url}/api/sync/pull", user, token, run.timeout
+    )
+    if body is None:
+        run.record(Kind.PEER_ERROR, None, user=user, reason=f"observer REST pull failed: {error}")
+    else:
+        for item in body.get("entries", []):
+            data, _ = split_version(item)
+            rows[(ENTRY, str(data.get("id")))] = (True, data)
+        for item in body.get("pieces", []):
+            data, _ = split_version(item)
+            rows[(PIECE, str(piece_key(data)))] = (True, data)
+    for frame in await _catch_up(run, user):
+        _apply(rows, frame)
+    for (entity_type, entity_id), (live, data) in sorted(rows.items()):
+        run.record(
+            Kind.SNAPSHOT,
+            None,
+            user=user,
+            op="live" if live else "deleted",
+            entity_type=entity_type,
+            entity_id=entity_id,
+            fingerprint=fingerprint(data) if live else None,
+            updated_at=data.get("updatedAt"),
+            detail={"observer": True, **(identity(entity_type, data) if live else {})},
+        )
+
+
+def _apply(rows: dict[tuple[str, str], tuple[bool, dict[str, Any]]], frame: Frame) -> None:
+    if frame.type is FrameType.BULK_SYNC:
+        for item in frame.get("entries") or []:
+            data, _ = split_version(item)
+            rows.setdefault((ENTRY, str(data.get("id"))), (True, data))
+    elif frame.type in (FrameType.REPERTOIRE_BULK_SYNC, FrameType.PIECE_BULK_SYNC):
+        for item in frame.get("pieces") or []:
+            data, _ = split_version(item)
+            rows.setdefault((PIECE, str(piece_key(data))), (True, data))
+    elif frame.type is FrameType.ENTRY_DELETED and isinstance(frame.get("entryId"), str):
+        rows[(ENTRY, frame.get("entryId"))] = (False, {})
+    elif frame.type is FrameType.PIECE_REMOVED and isinstance(frame.get("scoreId"), str):
+        rows[(PIECE, frame.get("scoreId"))] = (False, {})
+
+
+async def _catch_up(run: LiveRun, user: str) -> list[Frame]:
+    """Every frame of a catch-up from the epoch, until it ends or the deadline passes."""
+    frames: list[Frame] = []
+    try:
+        async with connect(
+            run._ws_url(user), open_timeout=run.timeout, max_size=None, ping_interval=None
+        ) as ws:
+            request = Frame.make(FrameType.SYNC_REQUEST, time.time(), lastSyncTime=EPOCH_CURSOR)
+            await ws.send(request.encode())
+            while True:
+                text = await asyncio.wait_for(ws.recv(), run.timeout)
+                frame = decode(text)
+                if isinstance(frame, BadFrame):
+                    run.record(
+                        Kind.PEER_ERROR,
+                        None,
+                        user=user,
+                        reason=f"observer got garbage: {frame.reason}",
+                    )
+                    continue
+                frames.append(frame)
+                if (
+                    frame.type is FrameType.SYNC_RESPONSE
+                    and frame.get("message") == "Sync complete"
+                ):
+                    return frames
+    except (TimeoutError, OSError, InvalidHandshake, ConnectionClosed) as error:
+        run.record(
+            Kind.PEER_ERROR, None, user=user, reason=f"observer catch-up failed: {error!r}"[:200]
+        )
+    return frames
