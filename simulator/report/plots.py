@@ -1,151 +1,643 @@
-"""Plots drawn with matplotlib from a run's real data, returned as PNG bytes.
+"""Plots drawn with matplotlib from a run's real data, as PNG (and SVG) bytes.
 
 `matplotlib.figure.Figure` is used directly, without pyplot, so no global state leaks between
-plots and no display is needed.
+plots and no display is needed. Every series comes from `simulator.checker.series`, the same
+numbers the checker's metrics and `syncsim compare` read. A plot whose data does not exist in
+the run (no write reached another device, say) is not drawn; `Plot.skipped` says why, and the
+report prints that instead of an empty chart.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+import matplotlib
 import numpy as np
-import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from simulator.checker import series
 from simulator.checker.findings import Finding
+from simulator.checker.names import Anomaly
+from simulator.checker.view import View
 from simulator.history import SERVER, Kind
 
 DAY = 86_400.0
-_OP_COLOURS = {"create": "#2a7ab0", "update": "#e08a1e", "delete": "#555555"}
+HOUR = 3_600.0
+_OP_COLOURS = {"create": "#2a7ab0", "update": "#e08a1e", "delete": "#444444"}
+_ANOMALY_COLOURS = dict(
+    zip(
+        [a.value for a in Anomaly],
+        [
+            "#c0392b",
+            "#8e44ad",
+            "#d35400",
+            "#2c3e50",
+            "#16a085",
+            "#7f8c8d",
+            "#b7950b",
+            "#1f618d",
+            "#e84393",
+        ],
+        strict=True,
+    )
+)
+_OFFLINE = "#f4c7c3"
+_CONNECTED = "#3c9a5f"
+_PARTITION = "#e67e22"
+_OUTAGE = "#5d6d7e"
+_SETTLE = "#dddddd"
+_LAG_TICKS = [
+    (0.001, "1 ms"),
+    (0.01, "10 ms"),
+    (0.1, "100 ms"),
+    (1.0, "1 s"),
+    (10.0, "10 s"),
+    (60.0, "1 min"),
+    (600.0, "10 min"),
+    (3600.0, "1 h"),
+    (6 * 3600.0, "6 h"),
+    (DAY, "1 d"),
+    (7 * DAY, "1 w"),
+    (30 * DAY, "30 d"),
+]
+LAG_FLOOR = 0.001  # lags of 0 (already held) drawn at 1 ms on the log axis
 
 
-def _png(figure: Figure) -> bytes:
+@dataclass(frozen=True)
+class Plot:
+    """One plot of a report: `name` is the file stem, `png`/`svg` the bytes (None when not
+    drawn, `skipped` then says why), `caption` what it shows and how to read it."""
+
+    name: str
+    title: str
+    caption: str
+    png: bytes | None = None
+    svg: bytes | None = None
+    skipped: str | None = None
+
+    def files(self) -> dict[str, bytes]:
+        out = {}
+        if self.png is not None:
+            out[f"{self.name}.png"] = self.png
+        if self.svg is not None:
+            out[f"{self.name}.svg"] = self.svg
+        return out
+
+
+# -- output ----------------------------------------------------------------------------------
+
+
+def png_bytes(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
     return buffer.getvalue()
 
 
-def _spans(
-    starts: Iterable[float], stops: Iterable[float], end: float
-) -> list[tuple[float, float]]:
-    """Pair each start with the next stop after it; an unclosed span runs to `end`."""
-    spans, stop_list = [], sorted(stops)
-    for start in sorted(starts):
-        stop = next((s for s in stop_list if s >= start), end)
-        spans.append((start / DAY, (stop - start) / DAY))
-    return spans
+def svg_bytes(figure: Figure) -> bytes:
+    """SVG with fixed element ids and no date, so the same run gives the same file."""
+    buffer = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "syncsim", "svg.fonttype": "none"}):
+        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    return buffer.getvalue()
 
 
-def _device_rows(frame: pd.DataFrame, device: str) -> pd.DataFrame:
-    return frame[frame["device"] == device]
+def _plot(
+    name: str, title: str, caption: str, figure: Figure | None, skipped: str, svg: bool = False
+) -> Plot:
+    if figure is None:
+        return Plot(name, title, caption, skipped=skipped)
+    return Plot(name, title, caption, png_bytes(figure), svg_bytes(figure) if svg else None)
 
 
-def timeline_png(
-    frame: pd.DataFrame, findings: Iterable[Finding], end: float, settle: float
-) -> bytes:
-    devices = sorted(d for d in frame["device"].dropna().unique() if d != SERVER)
-    figure = Figure(figsize=(11, 1.1 + 0.75 * len(devices)))
-    axes = figure.add_subplot()
-    bad: dict[str, list[float]] = {}
-    for finding in findings:
-        for device in finding.devices:
-            if finding.t is not None:
-                bad.setdefault(device, []).append(finding.t)
-    for y, device in enumerate(devices):
-        _draw_device(axes, _device_rows(frame, device), y, end + settle, bad.get(device, []))
-    axes.axvspan(end / DAY, (end + settle) / DAY, color="#dddddd", alpha=0.6, label="settle")
-    axes.set_yticks(range(len(devices)), devices)
-    axes.set_ylim(-0.6, len(devices) - 0.4)
-    axes.set_xlim(0, (end + settle) / DAY)
-    axes.set_xlabel("true time since scenario start (days)")
-    axes.set_title("Device timeline: connectivity, writes, syncs, reloads and anomalies")
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def time_unit(total: float) -> tuple[float, str]:
+    """Divisor and unit name for a time axis: days for long runs, hours for short ones."""
+    return (DAY, "days") if total >= 2 * DAY else (HOUR, "hours")
+
+
+def _time_axis(axes: Axes, end: float, settle: float) -> float:
+    scale, unit = time_unit(end)
+    if settle > 0:
+        axes.axvspan((end - settle) / scale, end / scale, color=_SETTLE, alpha=0.6, label="settle")
+    axes.set_xlim(0, end / scale)
+    axes.set_xlabel(f"true time since scenario start ({unit})")
+    return scale
+
+
+def _legend_below(axes: Axes, ncol: int = 5) -> None:
     handles, labels = axes.get_legend_handles_labels()
     unique = dict(zip(labels, handles, strict=True))
-    axes.legend(
-        unique.values(),
-        unique.keys(),
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.25),
-        ncol=5,
-        fontsize=8,
+    if unique:
+        axes.legend(
+            unique.values(),
+            unique.keys(),
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.16 if ncol else -0.2),
+            ncol=ncol,
+            fontsize=8,
+            frameon=False,
+        )
+
+
+def _span_bars(
+    axes: Axes, spans: Iterable[series.Span], scale: float, y: float, height: float, **style: Any
+) -> None:
+    """Spans as horizontal bars centred on `y`; nothing (and no legend entry) when empty."""
+    bars = [(s.start / scale, max(s.end - s.start, 0.0) / scale) for s in spans]
+    if bars:
+        axes.broken_barh(bars, (y - height / 2, height), **style)
+
+
+def _settle(view: View) -> float:
+    return float(view.meta.get("settle", 0.0))
+
+
+def _weighted_cdf(
+    values: Sequence[float], weights: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(values, kind="stable")
+    x = np.asarray(values, dtype=float)[order]
+    w = np.asarray(weights, dtype=float)[order]
+    return x, np.cumsum(w) / w.sum()
+
+
+def _step_cdf(axes: Axes, x: np.ndarray, y: np.ndarray, **style: Any) -> None:
+    """An empirical CDF as a step line that starts at 0 left of the smallest value."""
+    axes.step(np.concatenate([[x[0]], x]), np.concatenate([[0.0], y]), where="post", **style)
+
+
+def _size_label(value: float) -> str:
+    for unit, size in (("MiB", 1024**2), ("KiB", 1024)):
+        if value >= size:
+            return f"{value / size:g} {unit}"
+    return f"{value:g} B"
+
+
+# -- the device timeline ---------------------------------------------------------------------
+
+
+def timeline(view: View, findings: Sequence[Finding]) -> Figure:
+    end, settle = series.end_of(view), _settle(view)
+    outages = series.outage_spans(view)
+    marks = series.anomaly_marks(findings, end)
+    rows = series.devices(view)
+    if outages or any(device == SERVER for device, *_ in marks):
+        rows = [*rows, SERVER]
+    figure = Figure(figsize=(11, 1.9 + 0.72 * len(rows)))
+    axes = figure.add_subplot()
+    scale = _time_axis(axes, end, settle)
+    offline, connected = series.offline_spans(view), series.connected_spans(view)
+    partitions = series.partition_spans(view)
+    frame = view.frame
+    for y, device in enumerate(rows):
+        if device == SERVER:
+            _span_bars(axes, outages, scale, y, 0.7, color=_OUTAGE, label="server down")
+            continue
+        rows_of = frame[frame["device"] == device]
+        _span_bars(
+            axes, offline.get(device, []), scale, y, 0.7, color=_OFFLINE, label="network offline"
+        )
+        for label, hatch in (("both", "////"), ("up", "\\\\"), ("down", "..")):
+            cut = [s for s in partitions.get(device, []) if s.label == label]
+            _span_bars(
+                axes,
+                cut,
+                scale,
+                y,
+                0.7,
+                facecolor="none",
+                edgecolor=_PARTITION,
+                hatch=hatch,
+                linewidth=0.8,
+                label=f"partitioned ({label})" if label != "both" else "partitioned (both ways)",
+            )
+        _span_bars(
+            axes, connected.get(device, []), scale, y, 0.14, color=_CONNECTED, label="connected"
+        )
+        _events(axes, rows_of, y, scale)
+    _anomaly_marks(axes, marks, rows, scale)
+    axes.set_yticks(range(len(rows)), rows)
+    axes.set_ylim(-0.6, len(rows) - 0.4)
+    axes.set_ylabel("device")
+    axes.set_title(
+        "Device timeline: network, connections, partitions, outages, writes, syncs, "
+        "reloads, wipes and anomalies"
     )
-    return _png(figure)
+    _legend_below(axes, ncol=6)
+    return figure
 
 
-def _draw_device(axes: object, rows: pd.DataFrame, y: int, end: float, bad: list[float]) -> None:
-    from matplotlib.axes import Axes
+def _scatter(axes: Axes, times: Iterable[float], y: float, scale: float, **style: Any) -> None:
+    at = np.asarray(list(times), dtype=float) / scale
+    if len(at):
+        axes.scatter(at, np.full(len(at), y), **style)
 
-    assert isinstance(axes, Axes)
+
+def _events(axes: Axes, rows: object, y: int, scale: float) -> None:
+    import pandas as pd
+
+    assert isinstance(rows, pd.DataFrame)
     kinds = rows["kind"]
-    network = rows[kinds == Kind.NETWORK.value]
-    offline = _spans(
-        network[network["op"] == "offline"]["t"], network[network["op"] == "online"]["t"], end
-    )
-    axes.broken_barh(offline, (y - 0.35, 0.7), color="#f4c7c3", label="network offline")
-    connects = rows[kinds == Kind.CONNECT.value]["t"]
-    disconnects = rows[kinds == Kind.DISCONNECT.value]["t"]
-    axes.broken_barh(
-        _spans(connects, disconnects, end), (y - 0.08, 0.16), color="#3c9a5f", label="connected"
-    )
     writes = rows[kinds == Kind.WRITE.value]
     for op, colour in _OP_COLOURS.items():
-        at = writes[writes["op"] == op]["t"] / DAY
-        axes.scatter(
-            at, np.full(len(at), y + 0.22), marker="|", s=90, color=colour, label=f"write: {op}"
+        _scatter(
+            axes,
+            writes[writes["op"] == op]["t"],
+            y + 0.24,
+            scale,
+            marker="|",
+            s=90,
+            color=colour,
+            label=f"write: {op}",
         )
-    sent = (
-        rows[(kinds == Kind.FRAME_SENT.value) & (rows["frame_type"] == "SYNC_REQUEST")]["t"] / DAY
+    syncs = rows[(kinds == Kind.FRAME_SENT.value) & (rows["frame_type"] == "SYNC_REQUEST")]
+    _scatter(
+        axes, syncs["t"], y - 0.24, scale, marker="v", s=28, color="#4040b0", label="SYNC_REQUEST"
     )
-    axes.scatter(
-        sent, np.full(len(sent), y - 0.22), marker="v", s=30, color="#5050c0", label="SYNC_REQUEST"
+    reloads = rows[kinds == Kind.RELOAD.value]
+    crashed = reloads["reason"] == "crash"
+    _scatter(
+        axes, reloads[~crashed]["t"], y, scale, marker="*", s=140, color="#8a2be2", label="reload"
     )
-    reloads = rows[kinds == Kind.RELOAD.value]["t"] / DAY
-    axes.scatter(
-        reloads, np.full(len(reloads), y), marker="*", s=120, color="#8a2be2", label="reload"
+    _scatter(
+        axes,
+        reloads[crashed]["t"],
+        y,
+        scale,
+        marker="*",
+        s=160,
+        color="#f1c40f",
+        edgecolors="#000000",
+        linewidths=0.7,
+        label="crash (then reload)",
     )
-    marks = np.array(bad) / DAY
-    axes.scatter(
-        marks,
-        np.full(len(marks), y),
-        marker="x",
-        s=60,
-        color="#c0392b",
-        label="anomaly (write time)",
+    _scatter(
+        axes,
+        rows[kinds == Kind.WIPE.value]["t"],
+        y,
+        scale,
+        marker="D",
+        s=50,
+        color="#000000",
+        label="storage wiped",
     )
 
 
-def frame_sizes_png(frame: pd.DataFrame, limit: int | None) -> bytes:
-    sent = frame[frame["kind"] == Kind.FRAME_SENT.value]
-    sizes: dict[str, list[float]] = {}
-    weights: dict[str, list[float]] = {}
-    for frame_type, group in sent.groupby("frame_type"):
-        sizes[str(frame_type)] = list(group["bytes"].astype(float))
-        weights[str(frame_type)] = [1.0] * len(group)
-    for detail in frame[frame["kind"] == Kind.KEEPALIVE.value]["detail"]:
-        for frame_type, (count, nbytes) in (detail or {}).items():
-            if count:
-                sizes.setdefault(frame_type, []).append(nbytes / count)
-                weights.setdefault(frame_type, []).append(float(count))
+def _anomaly_marks(
+    axes: Axes, marks: Sequence[tuple[str, str, float, bool]], rows: Sequence[str], scale: float
+) -> None:
+    index = {device: y for y, device in enumerate(rows)}
+    kinds = sorted({anomaly for _, anomaly, _, _ in marks}, key=list(_ANOMALY_COLOURS).index)
+    offsets = {k: (i - (len(kinds) - 1) / 2) * 0.12 for i, k in enumerate(kinds)}
+    for anomaly in kinds:
+        for at_end in (False, True):
+            chosen = [
+                (t, index[d] + offsets[anomaly])
+                for d, a, t, e in marks
+                if a == anomaly and e == at_end and d in index
+            ]
+            if not chosen:
+                continue
+            x, y = zip(*chosen, strict=True)
+            axes.scatter(
+                np.asarray(x) / scale,
+                y,
+                marker="X" if at_end else "x",
+                s=70 if at_end else 60,
+                color=_ANOMALY_COLOURS[anomaly],
+                linewidths=2,
+                zorder=5,
+                label=f"{anomaly} ({'found in final snapshot' if at_end else 'write time'})",
+            )
+
+
+# -- outbox depth ----------------------------------------------------------------------------
+
+
+def outbox_depth(view: View) -> Figure:
+    end, settle = series.end_of(view), _settle(view)
+    depth = series.outbox_depth(view)
+    losses = series.queue_losses(view)
+    figure = Figure(figsize=(11, 3.8))
+    axes = figure.add_subplot()
+    scale = _time_axis(axes, end, settle)
+    colours = matplotlib.colormaps["tab10"]
+    top = 0
+    for index, device in enumerate(series.devices(view)):
+        points = depth.get(device, [])
+        colour = colours(index % 10)
+        if not points:
+            axes.plot([0, end / scale], [0, 0], color=colour, label=f"{device} (never queued)")
+            continue
+        t = [0.0] + [p[0] for p in points] + [end]
+        d = [0] + [p[1] for p in points] + [points[-1][1]]
+        top = max(top, *d)
+        axes.step(np.asarray(t) / scale, d, where="post", color=colour, label=device)
+        lost = losses.get(device, [])
+        if lost:
+            at = [max((p for p in points if p[0] <= x), default=(x, 0))[1] for x in lost]
+            axes.scatter(
+                np.asarray(lost) / scale,
+                at,
+                marker="v",
+                s=40,
+                color="#c0392b",
+                zorder=5,
+                label="item dropped or lost",
+            )
+    axes.set_ylim(-0.3, max(top, 1) * 1.15 + 0.5)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylabel("items in outbox (count)")
+    axes.set_title("Outbox depth per device: changes queued, not yet sent or acknowledged")
+    _legend_below(axes, ncol=6)
+    return figure
+
+
+# -- frame sizes -----------------------------------------------------------------------------
+
+
+def _frame_colours(names: Iterable[str]) -> dict[str, Any]:
+    palette = matplotlib.colormaps["tab20"]
+    return {name: palette(i % 20) for i, name in enumerate(sorted(names))}
+
+
+def frame_size_histogram(view: View, limit: int | None) -> Figure | None:
+    sizes = series.frame_sizes(view)
+    if not sizes:
+        return None
+    colours = _frame_colours(sizes)
+    every = [s for values, _ in sizes.values() for s in values]
+    top = max(max(every), float(limit or 1)) * 1.5
+    bins = [float(b) for b in np.geomspace(max(1.0, min(every) / 1.5), top, 48)]
     figure = Figure(figsize=(11, 4.2))
     axes = figure.add_subplot()
-    every = [s for values in sizes.values() for s in values] or [1.0]
-    top = max(max(every), float(limit or 1)) * 1.5
-    bins = [float(b) for b in np.geomspace(max(1.0, min(every) / 1.5), top, 40)]
-    names = sorted(sizes)
+    names = list(sizes)
     axes.hist(
-        [sizes[n] for n in names],
+        [sizes[n][0] for n in names],
         bins=bins,
-        weights=[weights[n] for n in names],
+        weights=[sizes[n][1] for n in names],
         stacked=True,
         label=names,
+        color=[colours[n] for n in names],
     )
     if limit:
-        axes.axvline(limit, color="#c0392b", linestyle="--", label=f"limit {limit:,} B")
+        axes.axvline(limit, color="#c0392b", linestyle="--", label=f"limit {_size_label(limit)}")
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("frame size (bytes, log scale)")
-    axes.set_ylabel("frames (log scale)")
-    axes.set_title("Frame sizes by type, every frame sent by devices and the server")
-    axes.legend(fontsize=8, ncol=2)
-    return _png(figure)
+    axes.set_ylabel("frames (count, log scale)")
+    axes.set_title("Frame sizes by type: every frame sent by devices and the server")
+    axes.legend(fontsize=8, ncol=3, loc="upper right")
+    return figure
+
+
+def frame_size_cdf(view: View, limit: int | None) -> Figure | None:
+    sizes = series.frame_sizes(view)
+    if not sizes:
+        return None
+    colours = _frame_colours(sizes)
+    figure = Figure(figsize=(11, 4.4))
+    axes = figure.add_subplot()
+    all_x: list[float] = []
+    all_w: list[float] = []
+    for name, (values, weights) in sizes.items():
+        x, y = _weighted_cdf(values, weights)
+        _step_cdf(axes, x, y, color=colours[name], label=f"{name} ({sum(weights):,.0f})")
+        all_x += values
+        all_w += weights
+    x, y = _weighted_cdf(all_x, all_w)
+    _step_cdf(axes, x, y, color="#000000", linewidth=2.2, label=f"all frames ({sum(all_w):,.0f})")
+    if limit:
+        axes.axvline(limit, color="#c0392b", linestyle="--", label=f"limit {_size_label(limit)}")
+    axes.set_xscale("log")
+    axes.set_ylim(0, 1.02)
+    axes.set_xlabel("frame size (bytes, log scale)")
+    axes.set_ylabel("share of frames at or below (fraction)")
+    axes.set_title("Frame-size CDF per frame type (keep-alives weighted by their count)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, ncol=2, loc="lower right")
+    return figure
+
+
+# -- convergence lag -------------------------------------------------------------------------
+
+
+def lag_axis(axes: Axes, lags: Sequence[float]) -> None:
+    """A log time axis for lags with human ticks (1 ms ... 1 w)."""
+    axes.set_xscale("log")
+    low = max(LAG_FLOOR, min(lags, default=1.0))
+    high = max(lags, default=1.0)
+    ticks = [(v, t) for v, t in _LAG_TICKS if low / 10 <= v <= high * 10]
+    axes.set_xticks([v for v, _ in ticks], [t for _, t in ticks])
+    axes.xaxis.set_minor_formatter(FuncFormatter(lambda _v, _p: ""))
+    axes.set_xlim(low / 2, high * 2)
+
+
+def convergence_lag_cdf(view: View) -> tuple[Figure | None, str]:
+    lags, unconverged = series.convergence_lags(view)
+    if not lags:
+        return None, (
+            "no write reached another device of its user "
+            f"({unconverged} never converged; a user with a single device has no lag)"
+        )
+    figure = Figure(figsize=(11, 4.2))
+    axes = figure.add_subplot()
+    drawn = np.maximum(np.asarray(lags, dtype=float), LAG_FLOOR)
+    x, y = _weighted_cdf(list(drawn), [1.0] * len(drawn))
+    _step_cdf(axes, x, y, color="#1f618d", linewidth=2, label=f"{len(lags)} converged writes")
+    for q, style in ((50, ":"), (95, "--")):
+        value = float(np.percentile(lags, q))
+        axes.axvline(
+            max(value, LAG_FLOOR),
+            color="#555555",
+            linestyle=style,
+            label=f"p{q} = {_seconds_label(value)}",
+        )
+    lag_axis(axes, list(drawn))
+    axes.set_ylim(0, 1.02)
+    axes.set_xlabel("convergence lag (seconds, log scale; 0 drawn at 1 ms)")
+    axes.set_ylabel("share of converged writes (fraction)")
+    axes.set_title(
+        "Convergence lag CDF: time until every other device of the user holds a write"
+        + (f" ({unconverged} writes never converged, not shown)" if unconverged else "")
+    )
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="lower right")
+    return figure, ""
+
+
+def _seconds_label(value: float) -> str:
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 120:
+        return f"{value:.1f} s"
+    if value < 2 * HOUR:
+        return f"{value / 60:.1f} min"
+    if value < 2 * DAY:
+        return f"{value / HOUR:.1f} h"
+    return f"{value / DAY:.1f} d"
+
+
+# -- anomalies -------------------------------------------------------------------------------
+
+
+def anomalies(findings: Sequence[Finding]) -> Figure:
+    causes = series.anomaly_causes(findings)
+    names = [a.value for a in Anomaly]
+    every_cause = sorted({c for by in causes.values() for c in by})
+    palette = matplotlib.colormaps["tab10"]
+    figure = Figure(figsize=(11, 0.9 + 0.38 * len(names)))
+    axes = figure.add_subplot()
+    left = np.zeros(len(names))
+    for index, cause in enumerate(every_cause):
+        counts = np.array([causes.get(n, {}).get(cause, 0) for n in names], dtype=float)
+        axes.barh(names, counts, left=left, color=palette(index % 10), label=cause)
+        left += counts
+    for y, height in enumerate(left):
+        axes.text(height, y, f" {height:.0f}", va="center", fontsize=9)
+    axes.set_xlim(0, max(left.max(), 1) * 1.12)
+    axes.invert_yaxis()
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("findings (count)")
+    axes.set_ylabel("anomaly")
+    total = int(left.sum())
+    axes.set_title(
+        f"Anomalies by type and cause ({total} found)" if total else "Anomalies: none found"
+    )
+    if every_cause:
+        axes.legend(fontsize=8, loc="lower right", title="cause", title_fontsize=8)
+    return figure
+
+
+# -- bytes per logical change ----------------------------------------------------------------
+
+
+def bytes_per_change(view: View) -> Figure | None:
+    per_write = series.bytes_per_write(view)
+    if not per_write:
+        return None
+    end = series.end_of(view)
+    by_type = series.bytes_per_write_by_type(view)
+    keepalive = series.keepalive_bytes(view) / len(per_write)
+    figure = Figure(figsize=(11, 4.8), layout="constrained")
+    left, right = figure.subplots(1, 2, width_ratios=[3, 2])
+    scale = _time_axis(left, end, _settle(view))
+    for op, colour in _OP_COLOURS.items():
+        mine = [w for w in per_write if w.op == op]
+        if mine:
+            left.scatter(
+                np.asarray([w.t for w in mine]) / scale,
+                [w.total for w in mine],
+                s=16,
+                color=colour,
+                label=f"{op} ({len(mine)})",
+            )
+    median = float(np.median([w.total for w in per_write]))
+    left.axhline(median, color="#555555", linestyle=":", label=f"median {median:,.0f} B")
+    left.set_ylim(bottom=0)
+    left.set_ylabel("bytes on the wire for the write (bytes)")
+    left.set_title(
+        "Per write: its mutation frames (resends included)\n"
+        "+ the server's ACK and broadcasts answering them",
+        fontsize=10,
+    )
+    left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=5, frameon=False)
+    names = list(by_type)
+    right.barh(names, [by_type[n] for n in names], color="#5d8aa8")
+    for y, name in enumerate(names):
+        right.text(by_type[name], y, f" {by_type[name]:,.0f}", va="center", fontsize=8)
+    right.invert_yaxis()
+    right.set_xlim(0, max(by_type.values(), default=1) * 1.25)
+    right.set_xlabel("bytes per user write (bytes)")
+    right.set_title(
+        f"All frames but keep-alives, by type, / {len(per_write)} writes\n"
+        f"(sum {sum(by_type.values()):,.0f} B = bytes_per_change; "
+        f"keep-alives add {keepalive:,.0f} B)",
+        fontsize=10,
+    )
+    figure.suptitle("Bytes per logical change (one user write); 0 B: the write was never sent")
+    return figure
+
+
+# -- every plot of a report ------------------------------------------------------------------
+
+
+def report_plots(view: View, findings: Sequence[Finding], limit: int | None) -> list[Plot]:
+    lag_figure, lag_skipped = convergence_lag_cdf(view)
+    return [
+        _plot(
+            "timeline",
+            "Device timeline",
+            "One row per device (and the server when it went down). Red bands: network "
+            "offline; hatched orange: partitioned; green line: connected; ticks above: writes "
+            "by operation; triangles below: SYNC_REQUESTs; stars: reloads (yellow: after a "
+            "crash); diamonds: storage wiped; crosses: anomalies at the time of the write "
+            "involved (filled: found in the final snapshot, at the right edge). Grey: settle.",
+            timeline(view, findings),
+            "",
+            svg=True,
+        ),
+        _plot(
+            "outbox_depth",
+            "Outbox depth",
+            "Items in each device's outbox over time, from every queue change; red triangles "
+            "mark items dropped (expired, cap, retries) or lost (reload, wipe).",
+            outbox_depth(view),
+            "",
+        ),
+        _plot(
+            "frame_size_cdf",
+            "Frame-size CDF",
+            "Share of frames of each type at or below a size; the dashed red line is the "
+            "configured limit (limits.max_frame_bytes). Counts in the legend.",
+            frame_size_cdf(view, limit),
+            "no frame was sent",
+            svg=True,
+        ),
+        _plot(
+            "frame_sizes",
+            "Frame-size histogram",
+            "How many frames of each type (stacked) fall in each size bin, with the limit.",
+            frame_size_histogram(view, limit),
+            "no frame was sent",
+        ),
+        _plot(
+            "convergence_lag_cdf",
+            "Convergence lag CDF",
+            "For each write every other device of its user came to hold: the time until the "
+            "last of them held it, counted from the write or from that device's next connect. "
+            "Superseded writes are left out; the p50 and p95 lines are the metrics.",
+            lag_figure,
+            lag_skipped,
+            svg=True,
+        ),
+        _plot(
+            "anomalies",
+            "Anomalies by type and cause",
+            "Every finding, one bar per anomaly type, split by the cause the checker named.",
+            anomalies(findings),
+            "",
+        ),
+        _plot(
+            "bytes_per_change",
+            "Bytes per logical change",
+            "Left: every user write's own wire cost over time. Right: all frame bytes except "
+            "keep-alives, by frame type, divided by the number of writes (catch-up included).",
+            bytes_per_change(view),
+            "the run has no user write",
+        ),
+    ]
+
+
+def plot_files(plots: Iterable[Plot]) -> Mapping[str, bytes]:
+    files: dict[str, bytes] = {}
+    for plot in plots:
+        files.update(plot.files())
+    return files

@@ -35,8 +35,8 @@ def test_html_is_self_contained_and_has_every_section(
     for section in ("summary", "anomalies", "metrics", "plots", "scenario"):
         assert f'<section id="{section}">' in html
     assert not re.search(r"""(src|href)=["']https?:""", html)
-    images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
-    assert len(images) == 2
+    images = re.findall(r"src='data:image/png;base64,([^']+)'", html)
+    assert len(images) == len([n for n in files if n.endswith(".png")]) >= 7
     assert all(base64.b64decode(i).startswith(PNG_MAGIC) for i in images)
 
 
@@ -60,7 +60,7 @@ def test_summary_matches_the_run(rendered: tuple[Run, dict[str, bytes]]) -> None
 
 def test_plots_are_png_from_real_data(rendered: tuple[Run, dict[str, bytes]]) -> None:
     _, files = rendered
-    for name in ("timeline.png", "frame_sizes.png"):
+    for name in ("timeline.png", "frame_sizes.png", "frame_size_cdf.png", "anomalies.png"):
         assert files[name].startswith(PNG_MAGIC) and len(files[name]) > 10_000
 
 

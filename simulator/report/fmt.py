@@ -1,0 +1,50 @@
+"""Numbers for people: counts, bytes and seconds with their unit, shared by report and compare."""
+
+from __future__ import annotations
+
+from simulator.checker.expectations import unit_of
+from simulator.checker.names import Unit
+
+OP_SYMBOLS = {"lte": "≤", "lt": "<", "gte": "≥", "gt": ">", "eq": "="}
+
+
+def count(value: float) -> str:
+    if float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
+
+
+def size(value: float) -> str:
+    """`8,644 B (8.4 KiB)`: exact bytes, and a rounded binary size when it helps."""
+    exact = f"{value:,.0f} B"
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if abs(value) >= scale:
+            return f"{exact} ({value / scale:.1f} {unit})"
+    return exact
+
+
+def seconds(value: float) -> str:
+    """`7,290 s (2.0 h)`, `201 ms`."""
+    size_ = abs(value)
+    if size_ < 1:
+        return f"{value * 1000:,.0f} ms"
+    if size_ < 120:
+        return f"{value:,.1f} s"
+    for unit, scale in (("d", 86_400.0), ("h", 3_600.0), ("min", 60.0)):
+        if size_ >= 2 * scale:
+            return f"{value:,.0f} s ({value / scale:.1f} {unit})"
+    return f"{value:,.0f} s"
+
+
+def value(name: str, amount: float) -> str:
+    """An anomaly count or metric value in the metric's unit."""
+    unit = unit_of(name)
+    if unit is Unit.BYTES:
+        return size(amount)
+    if unit is Unit.SECONDS:
+        return seconds(amount)
+    return count(amount)
+
+
+def bound(name: str, op: str, amount: float) -> str:
+    return f"{OP_SYMBOLS.get(op, op)} {value(name, amount)}"
