@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from simulator.checker.check import CheckResult, check
 from simulator.checker.expectations import Outcome, judge
 from simulator.history import History
+from simulator.progress import ProgressCallback, ambient, attach
 from simulator.scenario.loader import Loaded
 from simulator.sim.driver import Simulation
 
@@ -33,8 +34,18 @@ def with_seed(loaded: Loaded, seed: int | None) -> Loaded:
     return replace(loaded, scenario=loaded.scenario.model_copy(update={"seed": seed}))
 
 
-def run(loaded: Loaded) -> Run:
-    history = Simulation(loaded).run()
+def run(loaded: Loaded, progress: ProgressCallback | None = None) -> Run:
+    """Simulate and judge. `progress(now, total)` hears the simulated time as it passes
+    (default: the terminal bar, when one is installed); it never changes the history."""
+    simulation = Simulation(loaded)
+    scenario = loaded.scenario
+    total = scenario.duration + scenario.settle
+    report = progress if progress is not None else ambient(scenario.name)
+    if report is not None:
+        attach(simulation.env, total, report)
+    history = simulation.run()
+    if report is not None:
+        report(total, total)
     return judge_history(loaded, history)
 
 

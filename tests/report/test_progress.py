@@ -1,0 +1,66 @@
+"""The progress bar: simulated time done out of the total, only for a person at a terminal,
+and never a change to what the simulation records."""
+
+from __future__ import annotations
+
+import io
+
+from tests_support import SMALL_YAML
+
+from simulator.progress import Bar, ambient, terminal_bars, wanted
+from simulator.runner import run
+from simulator.scenario.loader import load_text
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_bar_only_on_a_terminal_outside_ci() -> None:
+    assert wanted(_Terminal(), {})
+    assert not wanted(_Terminal(), {"CI": "true"})
+    assert not wanted(_Terminal(), {"CI": ""})
+    assert not wanted(io.StringIO(), {})  # a pipe or a file
+
+
+def test_no_bar_is_installed_in_ci_or_a_pipe() -> None:
+    with terminal_bars(_Terminal(), {"CI": "1"}):
+        assert ambient("x") is None
+    with terminal_bars(io.StringIO(), {}):
+        assert ambient("x") is None
+    with terminal_bars(_Terminal(), {}):
+        assert ambient("x") is not None
+    assert ambient("x") is None
+
+
+def test_progress_reports_simulated_time_and_keeps_the_history() -> None:
+    loaded = load_text("small.yaml", SMALL_YAML)
+    total = loaded.scenario.duration + loaded.scenario.settle
+    seen: list[tuple[float, float]] = []
+    with_progress = run(loaded, progress=lambda now, of: seen.append((now, of)))
+    without = run(loaded)
+    assert with_progress.history.digest() == without.history.digest()
+    assert len(seen) >= 100
+    assert all(of == total for _, of in seen)
+    times = [now for now, _ in seen]
+    assert times == sorted(times) and times[-1] == total and 0 < times[0] < total / 50
+
+
+def test_the_bar_draws_in_place_and_ends_with_a_newline() -> None:
+    out = _Terminal()
+    with terminal_bars(out, {}):
+        run(load_text("small.yaml", SMALL_YAML))
+    text = out.getvalue()
+    assert text.startswith("\rsmall  [")
+    assert text.endswith("100%  2.0d of 2.0d simulated\x1b[K\n")
+    assert text.count("\n") == 1
+    assert " 50%  1.0d of 2.0d simulated" in text
+
+
+def test_the_bar_redraws_only_when_the_percentage_moves() -> None:
+    out = _Terminal()
+    bar = Bar("x", out)
+    for now in (0.0, 0.001, 0.002, 0.5, 1.0, 1.0):
+        bar(now, 1.0)
+    assert out.getvalue().count("\r") == 3
