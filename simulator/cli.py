@@ -53,12 +53,49 @@ def _print_run(run_: Run, out: Path | None) -> None:
         print(f"  report: {out / 'report.html'}")
 
 
+def _play(
+    loaded: Loaded, endpoint: str | None, rest: str | None, time_scale: float | None = None
+) -> Run:
+    """Simulated, or live when the scenario or the command line names an endpoint."""
+    from simulator.live.commands import live_server, run_live
+
+    server = live_server(loaded, endpoint, rest)
+    if server is None:
+        return run(loaded)
+    if time_scale is not None:
+        server = server.model_copy(update={"time_scale": time_scale})
+    return judge_history(loaded, run_live(loaded, server))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     loaded = with_seed(load(_scenario_path(args.scenario)), args.seed)
-    result = run(loaded)
+    result = _play(loaded, args.endpoint, args.rest, args.time_scale)
     out = write_report(result, args.out or REPORTS / loaded.scenario.name)
     _print_run(result, out)
     return 0 if result.passed else 1
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from simulator.live.commands import serve
+
+    return serve(args.host, args.port, args.rest_port, args.db, args.profile, args.jwt_secret_env)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from simulator.live.diff import diff_report, diff_runs
+
+    loaded = with_seed(load(_scenario_path(args.scenario)), args.seed)
+    simulated = run(loaded)
+    live = _play(loaded, args.endpoint, args.rest, args.time_scale)
+    out = args.out or REPORTS / loaded.scenario.name / "diff"
+    write_report(simulated, out / "sim")
+    write_report(live, out / "live")
+    differences = diff_runs(simulated, live)
+    text = diff_report(loaded.scenario.name, differences)
+    _write(out / "diff.md", text)
+    print(text, end="")
+    print(f"reports: {out / 'sim'}, {out / 'live'}")
+    return 1 if differences.verdicts_differ else 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -127,7 +164,28 @@ def parser() -> argparse.ArgumentParser:
     run_p.add_argument("scenario", help="a scenario file, or a name under scenarios/")
     run_p.add_argument("--seed", type=int, help="override the scenario's seed")
     run_p.add_argument("--out", type=Path, help="report directory (default reports/<name>)")
+    run_p.add_argument("--endpoint", help="run live against this ws:// or wss:// URL")
+    run_p.add_argument("--rest", help="the endpoint's REST base URL (default: its host)")
+    run_p.add_argument("--time-scale", type=float, help="live: scenario seconds per wall second")
     run_p.set_defaults(handler=cmd_run)
+    serve_p = commands.add_parser("serve", help="run the reference server on real WebSockets")
+    serve_p.add_argument("--host", default="127.0.0.1")
+    serve_p.add_argument("--port", type=int, default=8787, help="WebSocket port (0: any free)")
+    serve_p.add_argument("--rest-port", type=int, help="REST port (default: port + 1)")
+    serve_p.add_argument("--db", default="syncsim-serve.db", help="SQLite file")
+    serve_p.add_argument("--profile", default="legacy", help="server behaviour flags")
+    serve_p.add_argument(
+        "--jwt-secret-env", default="SYNCSIM_JWT_SECRET", help="env var with the secret"
+    )
+    serve_p.set_defaults(handler=cmd_serve)
+    diff_p = commands.add_parser("diff", help="run a scenario simulated and live, and compare")
+    diff_p.add_argument("scenario", help="a scenario file, or a name under scenarios/")
+    diff_p.add_argument("--endpoint", required=True, help="the live ws:// or wss:// URL")
+    diff_p.add_argument("--rest", help="the endpoint's REST base URL (default: its host)")
+    diff_p.add_argument("--time-scale", type=float, help="live: scenario seconds per wall second")
+    diff_p.add_argument("--seed", type=int, help="override the scenario's seed")
+    diff_p.add_argument("--out", type=Path, help="output directory (default reports/<name>/diff)")
+    diff_p.set_defaults(handler=cmd_diff)
     check_p = commands.add_parser("check", help="re-check a saved history.jsonl")
     check_p.add_argument("history", help="a history.jsonl written by syncsim run")
     check_p.add_argument("--scenario", help="judge the expectations of this scenario file")

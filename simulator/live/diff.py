@@ -1,0 +1,88 @@
+"""`syncsim diff`: where a scenario's simulated and live runs disagree.
+
+Two runs of one scenario are compared on what matters to a user: each expectation's verdict,
+each anomaly count, and the server's final state (which items it holds, with which value).
+Timing differs by nature (wall time, real sockets), so metrics are shown, never judged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simulator.history import SERVER, Kind
+from simulator.runner import Run
+
+
+@dataclass(frozen=True)
+class Differences:
+    expectations: tuple[tuple[str, str, str], ...]  # (expectation, sim, live)
+    anomalies: tuple[tuple[str, int, int], ...]
+    only_sim: tuple[str, ...]  # items the simulated server ends with, and the live one not
+    only_live: tuple[str, ...]
+    different_value: tuple[str, ...]
+
+    @property
+    def verdicts_differ(self) -> bool:
+        return bool(self.expectations or self.anomalies)
+
+
+def _server_state(run: Run) -> dict[tuple[str, str, str], str | None]:
+    return {
+        (str(r.user), str(r.entity_type), str(r.entity_id)): r.fingerprint
+        for r in run.history
+        if r.kind is Kind.SNAPSHOT and r.device == SERVER and r.op == "live"
+    }
+
+
+def diff_runs(simulated: Run, live: Run) -> Differences:
+    verdicts = {o.expectation.text: o.passed for o in simulated.outcomes}
+    expectations = tuple(
+        (o.expectation.text, _word(verdicts.get(o.expectation.text)), _word(o.passed))
+        for o in live.outcomes
+        if verdicts.get(o.expectation.text) != o.passed
+    )
+    sim_counts, live_counts = simulated.result.counts, live.result.counts
+    anomalies = tuple(
+        (name, sim_counts[name], live_counts.get(name, 0))
+        for name in sim_counts
+        if sim_counts[name] != live_counts.get(name, 0)
+    )
+    sim_state, live_state = _server_state(simulated), _server_state(live)
+    return Differences(
+        expectations,
+        anomalies,
+        tuple(sorted(k[2] for k in sim_state.keys() - live_state.keys())),
+        tuple(sorted(k[2] for k in live_state.keys() - sim_state.keys())),
+        tuple(
+            sorted(
+                k[2] for k in sim_state.keys() & live_state.keys() if sim_state[k] != live_state[k]
+            )
+        ),
+    )
+
+
+def _word(passed: bool | None) -> str:
+    return "-" if passed is None else ("pass" if passed else "FAIL")
+
+
+def diff_report(name: str, d: Differences) -> str:
+    lines = [f"# {name}: simulated against live", ""]
+    if not d.verdicts_differ:
+        lines.append("Same verdict on every expectation and the same anomaly counts.")
+    for text, sim, live in d.expectations:
+        lines.append(f"- expectation `{text}`: simulated {sim}, live {live}")
+    for anomaly, sim_count, live_count in d.anomalies:
+        lines.append(f"- {anomaly}: simulated {sim_count}, live {live_count}")
+    lines += [
+        "",
+        f"Server final state: {len(d.only_sim)} items only in the simulation, "
+        f"{len(d.only_live)} only live, {len(d.different_value)} with another value.",
+    ]
+    for label, ids in (
+        ("only simulated", d.only_sim),
+        ("only live", d.only_live),
+        ("different value", d.different_value),
+    ):
+        if ids:
+            lines.append(f"- {label}: {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}")
+    return "\n".join(lines) + "\n"

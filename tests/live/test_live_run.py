@@ -1,0 +1,172 @@
+"""Scenarios played live against a real `syncsim serve` on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import SECRET, Served, start_server, stop_server
+
+from simulator.history import SERVER, History, Kind
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SMALL = """
+name: live_small
+seed: 3
+duration: 1d
+settle: 10m
+profile: proposed
+server: {{kind: live, url: "{ws}", rest_url: "{rest}", time_scale: 4000, timeout: 5s}}
+devices:
+  - name: phone
+    offline: [{{from: 6h, to: 10h}}]
+    reloads: [8h]
+    link: {{up: {{loss: 0.05}}}}
+    workload: {{entries_per_day: 20, pieces_per_day: 4}}
+  - name: laptop
+    clock: {{offset: 2m}}
+    link: {{drops: {{at: [12h]}}}}
+    workload: {{entries_per_day: 10}}
+faults:
+  - {{kind: partition, devices: [laptop], from: 14h, to: 15h}}
+expect:
+  lost_write: 0
+  leak: 0
+"""
+
+
+def syncsim(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SYNCSIM_JWT_SECRET": SECRET}
+    return subprocess.run(
+        [sys.executable, "-m", "simulator.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def rows(history: History, kind: Kind, **match: object) -> list[object]:
+    return [
+        r for r in history if r.kind is kind and all(getattr(r, k) == v for k, v in match.items())
+    ]
+
+
+def test_a_small_scenario_runs_live_with_faults(served: Served, tmp_path: Path) -> None:
+    scenario = tmp_path / "live_small.yaml"
+    scenario.write_text(SMALL.format(ws=served.ws_url, rest=served.rest_url))
+    done = syncsim("run", str(scenario), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    history = History.load(tmp_path / "out" / "history.jsonl")
+    assert history.meta["mode"] == "live"
+    assert rows(history, Kind.DISCONNECT, device="laptop", reason="connection dropped")
+    assert rows(history, Kind.CONNECT_FAILED, device="laptop", reason="partition")
+    assert rows(history, Kind.DISCONNECT, device="phone", reason="network offline")
+    assert rows(history, Kind.RELOAD, device="phone")
+    assert rows(history, Kind.FRAME_SENT, device="phone") and rows(
+        history, Kind.FRAME_RECV, device="laptop"
+    )
+    observed = [r for r in rows(history, Kind.SNAPSHOT, device=SERVER)]
+    assert observed and all(r.detail and r.detail.get("observer") for r in observed)  # type: ignore[attr-defined]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["verdict"] == "pass" and summary["anomalies"]["lost_write"] == 0
+
+
+def test_offline_week_live_reaches_the_simulated_verdicts(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "serve.db", profile="legacy")
+    try:
+        started = time.monotonic()
+        live = syncsim(
+            "run",
+            "offline_week",
+            "--endpoint",
+            server.ws_url,
+            "--rest",
+            server.rest_url,
+            "--time-scale",
+            "15000",
+            "--out",
+            str(tmp_path / "live"),
+        )
+        wall = time.monotonic() - started
+    finally:
+        stop_server(server)
+    simulated = syncsim("run", "offline_week", "--out", str(tmp_path / "sim"))
+    assert live.returncode == simulated.returncode == 0, live.stdout + live.stderr
+    live_summary = json.loads((tmp_path / "live" / "summary.json").read_text())
+    sim_summary = json.loads((tmp_path / "sim" / "summary.json").read_text())
+    verdicts = lambda s: [(e["text"], e["passed"]) for e in s["expectations"]]  # noqa: E731
+    assert verdicts(live_summary) == verdicts(sim_summary)
+    assert wall < 120  # generous for a loaded CI machine; the figure is in the closing note
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_killing_serve_mid_run_shows_the_outage_and_never_hangs(tmp_path: Path) -> None:
+    port, rest_port = free_port(), free_port()
+    server = start_server(tmp_path / "serve.db", port=port, rest_port=rest_port)
+    scenario = tmp_path / "live_small.yaml"
+    scenario.write_text(SMALL.format(ws=server.ws_url, rest=server.rest_url))
+    env = {**os.environ, "SYNCSIM_JWT_SECRET": SECRET}
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simulator.cli",
+            "run",
+            str(scenario),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    time.sleep(6)
+    server.process.kill()  # no clean stop: the process dies
+    server.process.wait()
+    time.sleep(3)
+    restarted = start_server(tmp_path / "serve.db", port=port, rest_port=rest_port)
+    try:
+        out, err = run.communicate(timeout=180)
+    finally:
+        stop_server(restarted)
+    assert run.returncode in (0, 1), out + err
+    history = History.load(tmp_path / "out" / "history.jsonl")
+    closed = [
+        r
+        for r in rows(history, Kind.DISCONNECT)
+        if "closed by the endpoint" in str(r.reason) or "lost" in str(r.reason)
+    ]  # type: ignore[attr-defined]
+    failed = [r for r in rows(history, Kind.CONNECT_FAILED) if "unreachable" in str(r.reason)]  # type: ignore[attr-defined]
+    assert closed and failed
+    assert rows(history, Kind.SNAPSHOT, device=SERVER)  # the restarted server was observed
+
+
+def test_an_unreachable_endpoint_exits_3(tmp_path: Path) -> None:
+    port = free_port()
+    done = syncsim(
+        "run",
+        "offline_week",
+        "--endpoint",
+        f"ws://127.0.0.1:{port}/sync/ws",
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert done.returncode == 3
+    assert done.stderr.count("\n") == 1 and "cannot be reached" in done.stderr
+    assert not (tmp_path / "o").exists()
