@@ -170,3 +170,24 @@ def test_an_unreachable_endpoint_exits_3(tmp_path: Path) -> None:
     assert done.returncode == 3
     assert done.stderr.count("\n") == 1 and "cannot be reached" in done.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_diff_compares_the_simulated_and_live_runs(served: Served, tmp_path: Path) -> None:
+    scenario = tmp_path / "live_small.yaml"
+    scenario.write_text(SMALL.format(ws=served.ws_url, rest=served.rest_url))
+    done = syncsim(
+        "diff",
+        str(scenario),
+        "--endpoint",
+        served.ws_url,
+        "--rest",
+        served.rest_url,
+        "--out",
+        str(tmp_path / "d"),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Same verdict on every expectation" in done.stdout
+    report = (tmp_path / "d" / "diff.md").read_text()
+    assert "Server final state:" in report
+    for side in ("sim", "live"):
+        assert (tmp_path / "d" / side / "summary.json").exists()
