@@ -85,11 +85,31 @@ def _message(error: Any, path: Path_) -> str:
     return str(error["msg"]).removeprefix("Value error, ")
 
 
+# pydantic puts the tag of a discriminated union in an error's location; a person wants the
+# field path as written in the file.
+_UNION_TAGS = frozenset(
+    {
+        "partition",
+        "server_outage",
+        "flap",
+        "constant",
+        "uniform",
+        "normal",
+        "lognormal",
+        "sim",
+        "live",
+    }
+)
+
+
 def _pydantic_error(
     source: str, error: ValidationError, lines: Mapping[Path_, int]
 ) -> ScenarioError:
     # A bad item also makes pydantic complain that its list is too short: not a problem of its own.
-    paths = [tuple(p for p in e["loc"] if isinstance(p, str | int)) for e in error.errors()]
+    paths = [
+        tuple(p for p in e["loc"] if isinstance(p, str | int) and p not in _UNION_TAGS)
+        for e in error.errors()
+    ]
     real = [
         (e, path)
         for e, path in zip(error.errors(), paths, strict=True)
