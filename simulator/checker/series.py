@@ -17,6 +17,7 @@ from simulator.checker.view import View, tuples
 from simulator.history import SERVER, Kind
 
 NO_CAUSE = "no cause named"
+KEEPALIVE_TYPES = frozenset({"PING", "PONG"})  # summed per connection in KEEPALIVE rows
 
 
 @dataclass(frozen=True)

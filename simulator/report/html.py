@@ -44,7 +44,7 @@ ANOMALY_MEANING = {
     Anomaly.PAYLOAD.value: "a frame larger than limits.max_frame_bytes",
 }
 
-_STYLE = """
+STYLE = """
 :root{--pass:#1e7b34;--pass-bg:#e6f4ea;--fail:#b3261e;--fail-bg:#fce8e6;--line:#d9dce1;
 --muted:#5f6368;--head:#f1f3f4}
 *{box-sizing:border-box}
@@ -65,6 +65,7 @@ h3{font-size:1.08em;margin:1.3em 0 .3em}
 table{border-collapse:collapse;margin:.5em 0;font-size:.88em}
 td,th{border:1px solid var(--line);padding:.3em .65em;text-align:left;vertical-align:top}
 th{background:var(--head);font-weight:600}
+table.compact td{white-space:nowrap}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.failed td{background:var(--fail-bg)}
 .pass{color:var(--pass);font-weight:600}.fail{color:var(--fail);font-weight:600}
@@ -339,7 +340,7 @@ def report_html(run: Run, plots: Sequence[Plot]) -> str:
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{verdict}: {escape(scenario.name)} ({escape(run.loaded.profile.name)}) - syncsim</title>
-<style>{_STYLE}</style></head><body>
+<style>{STYLE}</style></head><body>
 <header><h1>syncsim report: {escape(scenario.name)}</h1>
 <p>profile <b>{escape(run.loaded.profile.name)}</b> &middot; seed <b>{scenario.seed}</b>
 &middot; from {started}, {format_duration(scenario.duration)} simulated plus
