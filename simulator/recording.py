@@ -12,6 +12,7 @@ from simulator.protocol.client import (
     BackfillEvent,
     ClientOutput,
     CursorMoved,
+    DeviceClient,
     Merged,
     MigrationRan,
     PeerError,
@@ -20,7 +21,7 @@ from simulator.protocol.client import (
     WriteFailed,
 )
 from simulator.protocol.entities import content_fingerprint, fingerprint
-from simulator.protocol.frames import PIECE, BadFrame, FrameType, decode, entity_key
+from simulator.protocol.frames import ENTRY, PIECE, BadFrame, FrameType, decode, entity_key
 
 
 class Recorder(Protocol):
@@ -123,3 +124,33 @@ def identity(entity_type: str, item: dict[str, Any]) -> dict[str, Any]:
     if entity_type == PIECE:
         return {"title": item.get("title"), "composer": item.get("composer")}
     return {"content": content_fingerprint(item)}
+
+
+def record_device_snapshot(sim: Recorder, device: Any, client: DeviceClient) -> None:
+    """A device's final state: one summary row, then one row per item it holds."""
+    sim.record(
+        Kind.SNAPSHOT,
+        device,
+        op="device",
+        updated_at=client.last_sync_time,
+        detail={
+            "queue_depth": len(client.queue),
+            "state": client.state.value,
+            "entries": len(client.entries),
+            "pieces": len(client.pieces),
+            "storage_bytes": client.storage.used,
+        },
+    )
+    for entity_type, store in ((ENTRY, client.entries), (PIECE, client.pieces)):
+        for entity_id in sorted(store):
+            item = store[entity_id]
+            sim.record(
+                Kind.SNAPSHOT,
+                device,
+                op="live",
+                entity_type=entity_type,
+                entity_id=entity_id,
+                fingerprint=fingerprint(item),
+                updated_at=item.get("updatedAt"),
+                detail=identity(entity_type, item),
+            )

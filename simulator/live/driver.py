@@ -42,36 +42,23 @@ from simulator.protocol.client import (
     RestPull,
     Send,
 )
-from simulator.protocol.entities import fingerprint
-from simulator.protocol.frames import ENTRY, PIECE
 from simulator.protocol.storage import LocalStorage
-from simulator.recording import frame_fields, identity, observe
+from simulator.recording import frame_fields, observe, record_device_snapshot
 from simulator.scenario.loader import Loaded
 from simulator.scenario.model import Device, LiveServer
 from simulator.workload.catalogue import build_catalogue
 from simulator.workload.entries import EntryWriter
 from simulator.workload.user import UserPlan
+from simulator.world.clock import DeviceClock
 
 KEEPALIVE = frozenset({"PING", "PONG"})
-
-
-class Clock:
-    """A device clock, as in the simulation: offset, drift and steps, on scenario time."""
-
-    def __init__(self, spec: Device) -> None:
-        clock = spec.clock
-        self.offset, self.drift = clock.offset, clock.drift_ppm * 1e-6
-        self.steps = sorted((s.at, s.by) for s in clock.steps)
-
-    def read(self, t: float) -> float:
-        return t + self.offset + self.drift * t + sum(by for at, by in self.steps if at <= t)
 
 
 class LiveDevice:
     def __init__(self, spec: Device, run: LiveRun) -> None:
         seed = run.loaded.scenario.seed
         self.spec, self.name, self.user = spec, spec.name, spec.user
-        self.clock = Clock(spec)
+        self.clock = DeviceClock.from_spec(spec.clock)
         rng = random.Random(f"{seed}:{spec.name}:client")
         storage = LocalStorage(quota=spec.quota)
         self.client = DeviceClient(spec.name, spec.user, run.loaded.profile, rng, storage)
@@ -465,33 +452,7 @@ class LiveRun:
 
     async def _snapshot(self) -> None:
         for device in self.devices.values():
-            client = device.client
-            self.record(
-                Kind.SNAPSHOT,
-                device,
-                op="device",
-                updated_at=client.last_sync_time,
-                detail={
-                    "queue_depth": len(client.queue),
-                    "state": client.state.value,
-                    "entries": len(client.entries),
-                    "pieces": len(client.pieces),
-                    "storage_bytes": client.storage.used,
-                },
-            )
-            for entity_type, store in ((ENTRY, client.entries), (PIECE, client.pieces)):
-                for entity_id in sorted(store):
-                    item = store[entity_id]
-                    self.record(
-                        Kind.SNAPSHOT,
-                        device,
-                        op="live",
-                        entity_type=entity_type,
-                        entity_id=entity_id,
-                        fingerprint=fingerprint(item),
-                        updated_at=item.get("updatedAt"),
-                        detail=identity(entity_type, item),
-                    )
+            record_device_snapshot(self, device, device.client)
         users = self.server.users or tuple(sorted({d.user for d in self.devices.values()}))
         for user in users:
             await observe_server(self, user)

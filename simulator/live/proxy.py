@@ -13,8 +13,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from simulator.linkmodel import DeviceLink
 from simulator.scenario.model import Link
+from simulator.world.link import DeviceLink
 
 
 @dataclass(frozen=True)

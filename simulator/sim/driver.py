@@ -35,11 +35,11 @@ from simulator.protocol.storage import LocalStorage
 from simulator.recording import frame_fields, observe
 from simulator.scenario.loader import Loaded
 from simulator.scenario.model import Device
-from simulator.sim.clock import DeviceClock
 from simulator.sim.network import Connection, DeviceLink
 from simulator.sim.server import SimServer
 from simulator.workload.catalogue import build_catalogue
 from simulator.workload.entries import EntryWriter
+from simulator.world.clock import DeviceClock
 
 HANDSHAKE_RTTS = 1.5  # TCP + HTTP upgrade before the socket is open
 CONNECT_TIMEOUT = 10.0  # a connect into a partition fails after this long

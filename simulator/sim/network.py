@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from simulator.linkmodel import DeviceLink, Path, sample
+from simulator.world.link import DeviceLink, Path, sample
 
 __all__ = ["Connection", "DeviceLink", "Path", "sample"]
 

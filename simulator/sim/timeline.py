@@ -10,9 +10,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from simulator.history import Kind
-from simulator.protocol.entities import fingerprint
-from simulator.protocol.frames import ENTRY, PIECE
-from simulator.recording import identity
+from simulator.recording import identity, record_device_snapshot
 from simulator.scenario.model import Fault, HotItem, Partition, ServerOutage
 from simulator.workload.user import UserPlan
 
@@ -142,33 +140,7 @@ def snapshot_all(sim: Simulation) -> None:
     for device in sim.devices.values():
         if device.conn is not None:
             sim.close_keepalive(device.conn)
-        client = device.client
-        sim.record(
-            Kind.SNAPSHOT,
-            device,
-            op="device",
-            updated_at=client.last_sync_time,
-            detail={
-                "queue_depth": len(client.queue),
-                "state": client.state.value,
-                "entries": len(client.entries),
-                "pieces": len(client.pieces),
-                "storage_bytes": client.storage.used,
-            },
-        )
-        for entity_type, store in ((ENTRY, client.entries), (PIECE, client.pieces)):
-            for entity_id in sorted(store):
-                item = store[entity_id]
-                sim.record(
-                    Kind.SNAPSHOT,
-                    device,
-                    op="live",
-                    entity_type=entity_type,
-                    entity_id=entity_id,
-                    fingerprint=fingerprint(item),
-                    updated_at=item.get("updatedAt"),
-                    detail=identity(entity_type, item),
-                )
+        record_device_snapshot(sim, device, device.client)
     for row in sim.store.rows():
         sim.record(
             Kind.SNAPSHOT,
