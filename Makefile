@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NAME ?= offline_week
 
-.PHONY: install test scenario e2e lint bench clean
+.PHONY: install test scenario e2e compare lint bench clean
 
 install: $(STAMP)
 
@@ -23,6 +23,11 @@ scenario: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/syncsim e2e scenarios
+
+# make compare BASE=reports/x/matrix/proposed NEW=reports/x/matrix/legacy [TOLERANCE=10] [OUT=dir]
+compare: $(STAMP)
+	@test -n "$(BASE)" -a -n "$(NEW)" || { echo "usage: make compare BASE=DIR NEW=DIR [TOLERANCE=PCT] [OUT=DIR]" >&2; exit 2; }
+	$(BIN)/syncsim compare $(BASE) $(NEW) $(if $(TOLERANCE),--tolerance $(TOLERANCE)) $(if $(OUT),--out $(OUT))
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

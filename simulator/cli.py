@@ -14,6 +14,7 @@ from pathlib import Path
 
 from simulator.errors import SyncsimError, UsageError
 from simulator.history import History
+from simulator.progress import terminal_bars
 from simulator.runner import Run, judge_history, run, with_seed
 from simulator.scenario.loader import Loaded, load
 
@@ -143,6 +144,12 @@ def _write(path: Path, text: str) -> None:
     os.replace(temp, path)
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from simulator.compare import run_compare
+
+    return run_compare(Path(args.base), Path(args.new), args.tolerance, args.out)
+
+
 def cmd_e2e(args: argparse.Namespace) -> int:
     paths = sorted(Path(args.directory).glob("*.yaml"))
     if not paths:
@@ -200,13 +207,26 @@ def parser() -> argparse.ArgumentParser:
     e2e_p = commands.add_parser("e2e", help="run every scenario in a directory as a gate")
     e2e_p.add_argument("directory", nargs="?", default="scenarios")
     e2e_p.set_defaults(handler=cmd_e2e)
+    compare_p = commands.add_parser("compare", help="is NEW worse than BASE? (two report dirs)")
+    compare_p.add_argument("base", help="a report directory, a folder of them, or a matrix dir")
+    compare_p.add_argument("new", help="the same for the release under test")
+    compare_p.add_argument(
+        "--tolerance",
+        type=float,
+        default=10.0,
+        metavar="PCT",
+        help="relative change a metric may move the wrong way, in percent (default 10)",
+    )
+    compare_p.add_argument("--out", type=Path, help="output directory (default NEW/compare)")
+    compare_p.set_defaults(handler=cmd_compare)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return int(args.handler(args))
+        with terminal_bars():  # a progress bar on stderr, at a terminal outside CI only
+            return int(args.handler(args))
     except SyncsimError as error:
         print(f"syncsim: {error}", file=sys.stderr)
         return error.exit_code

@@ -83,11 +83,20 @@ def terminal_bars(
     if not wanted(out, os.environ if environ is None else environ):
         yield
         return
-    token = _factory.set(lambda label: Bar(label, out))
+    bars: list[Bar] = []
+
+    def make(label: str) -> Bar:
+        bars.append(Bar(label, out))
+        return bars[-1]
+
+    token = _factory.set(make)
     try:
         yield
     finally:
         _factory.reset(token)
+        if any(bar.shown is not None and not bar.done for bar in bars):
+            out.write("\n")  # a run cut short: what is printed next starts on its own line
+            out.flush()
 
 
 def ambient(label: str) -> ProgressCallback | None:

@@ -192,3 +192,27 @@ def test_bad_input_names_the_path(reports: dict[str, Path], tmp_path: Path) -> N
         compare(left, right)
     with pytest.raises(UsageError, match="--tolerance"):
         compare(reports["legacy"], reports["again"], tolerance_pct=-5)
+
+
+def test_the_command_exit_codes(
+    reports: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from simulator.cli import main
+
+    out = str(tmp_path / "cmp")
+    assert main(["compare", str(reports["proposed"]), str(reports["legacy"]), "--out", out]) == 1
+    assert (tmp_path / "cmp" / "compare.html").is_file()
+    assert main(["compare", str(reports["legacy"]), str(reports["again"]), "--out", out]) == 0
+    # With a tolerance large enough for every metric, only the anomaly counts can fail it.
+    assert (
+        main(["compare", str(reports["legacy"]), str(reports["proposed"]), "--tolerance", "1e6"])
+        == 0
+    )
+    capsys.readouterr()
+    missing = tmp_path / "missing"
+    assert main(["compare", str(missing), str(reports["legacy"])]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"syncsim: {missing}: no such directory"
+    assert (
+        main(["compare", str(reports["legacy"]), str(reports["again"]), "--tolerance", "-1"]) == 2
+    )

@@ -4,6 +4,10 @@ and never a change to what the simulation records."""
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from tests_support import SMALL_YAML
 
@@ -64,3 +68,28 @@ def test_the_bar_redraws_only_when_the_percentage_moves() -> None:
     for now in (0.0, 0.001, 0.002, 0.5, 1.0, 1.0):
         bar(now, 1.0)
     assert out.getvalue().count("\r") == 3
+
+
+def test_a_run_cut_short_leaves_the_terminal_on_a_new_line() -> None:
+    out = _Terminal()
+    with terminal_bars(out, {}):
+        bar = ambient("x")
+        assert bar is not None
+        bar(0.5, 1.0)
+    assert out.getvalue().endswith("\n") and out.getvalue().count("\n") == 1
+
+
+def test_the_command_is_silent_on_a_pipe(tmp_path: Path) -> None:
+    scenario = tmp_path / "small.yaml"
+    scenario.write_text(SMALL_YAML)
+    environ = {k: v for k, v in os.environ.items() if k != "CI"}
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator.cli", "run", str(scenario), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=environ,
+    )
+    assert done.returncode == 0
+    assert done.stderr == ""
+    assert "\r" not in done.stdout
