@@ -118,8 +118,11 @@ def _plot(
 
 
 def time_unit(total: float) -> tuple[float, str]:
-    """Divisor and unit name for a time axis: days for long runs, hours for short ones."""
-    return (DAY, "days") if total >= 2 * DAY else (HOUR, "hours")
+    """Divisor and unit name for a time axis: days for long runs, down to seconds for short."""
+    for scale, name in ((DAY, "days"), (HOUR, "hours"), (60.0, "minutes")):
+        if total >= 2 * scale:
+            return scale, name
+    return 1.0, "seconds"
 
 
 def _time_axis(axes: Axes, end: float, settle: float) -> float:
@@ -224,7 +227,7 @@ def timeline(view: View, findings: Sequence[Finding]) -> Figure:
         _events(axes, rows_of, y, scale)
     _anomaly_marks(axes, marks, rows, scale)
     axes.set_yticks(range(len(rows)), rows)
-    axes.set_ylim(-0.6, len(rows) - 0.4)
+    axes.set_ylim(len(rows) - 0.4, -0.6)  # first device on top
     axes.set_ylabel("device")
     axes.set_title(
         "Device timeline: network, connections, partitions, outages, writes, syncs, "
@@ -250,7 +253,7 @@ def _events(axes: Axes, rows: object, y: int, scale: float) -> None:
         _scatter(
             axes,
             writes[writes["op"] == op]["t"],
-            y + 0.24,
+            y - 0.24,
             scale,
             marker="|",
             s=90,
@@ -259,7 +262,7 @@ def _events(axes: Axes, rows: object, y: int, scale: float) -> None:
         )
     syncs = rows[(kinds == Kind.FRAME_SENT.value) & (rows["frame_type"] == "SYNC_REQUEST")]
     _scatter(
-        axes, syncs["t"], y - 0.24, scale, marker="v", s=28, color="#4040b0", label="SYNC_REQUEST"
+        axes, syncs["t"], y + 0.24, scale, marker="v", s=28, color="#4040b0", label="SYNC_REQUEST"
     )
     reloads = rows[kinds == Kind.RELOAD.value]
     crashed = reloads["reason"] == "crash"
@@ -314,7 +317,7 @@ def _anomaly_marks(
                 color=_ANOMALY_COLOURS[anomaly],
                 linewidths=2,
                 zorder=5,
-                label=f"{anomaly} ({'found in final snapshot' if at_end else 'write time'})",
+                label=f"{anomaly} (found in final snapshot)" if at_end else anomaly,
             )
 
 
@@ -580,8 +583,9 @@ def report_plots(view: View, findings: Sequence[Finding], limit: int | None) -> 
             "One row per device (and the server when it went down). Red bands: network "
             "offline; hatched orange: partitioned; green line: connected; ticks above: writes "
             "by operation; triangles below: SYNC_REQUESTs; stars: reloads (yellow: after a "
-            "crash); diamonds: storage wiped; crosses: anomalies at the time of the write "
-            "involved (filled: found in the final snapshot, at the right edge). Grey: settle.",
+            "crash); diamonds: storage wiped; crosses: anomalies, at the time of the write or "
+            "frame involved (filled: found in the final snapshot, at the right edge). Grey: "
+            "settle.",
             timeline(view, findings),
             "",
             svg=True,

@@ -120,7 +120,7 @@ def test_timeline_shows_every_kind_of_event_that_happened(
         "reload",
         "crash (then reload)",
         "storage wiped",
-        "lost_write (write time)",
+        "lost_write",
     } <= labels
     ticks = [t.get_text() for t in figure.axes[0].get_yticklabels()]
     assert ticks == ["laptop", "phone", "tablet", "server"]
