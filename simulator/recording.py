@@ -21,7 +21,7 @@ from simulator.protocol.client import (
     WriteFailed,
 )
 from simulator.protocol.entities import content_fingerprint, fingerprint
-from simulator.protocol.frames import ENTRY, PIECE, BadFrame, FrameType, decode, entity_key
+from simulator.protocol.frames import ENTRY, PIECE, BadFrame, Frame, FrameType, decode, entity_key
 
 
 class Recorder(Protocol):
@@ -97,10 +97,13 @@ def _merged(sim: Recorder, device: Any, output: Merged) -> None:
     )
 
 
-def frame_fields(text: str, write_id: str | None = None) -> dict[str, Any]:
+def frame_fields(
+    text: str, write_id: str | None = None, frame: Frame | BadFrame | None = None
+) -> dict[str, Any]:
     """The history fields of one frame: type, size, what it is about and, for an ACK or the
-    end of a catch-up, its message."""
-    frame = decode(text)
+    end of a catch-up, its message. `frame` spares decoding `text` again when it is known."""
+    if frame is None:
+        frame = decode(text)
     fields: dict[str, Any] = {"bytes": len(text.encode("utf-8"))}
     if write_id is not None:
         fields["write_id"] = write_id

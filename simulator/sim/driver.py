@@ -175,7 +175,7 @@ class Simulation:
         self.later(deadline - self.device_now(device), fire)
 
     def _frame_fields(self, frame: Frame, text: str, write_id: str | None = None) -> dict[str, Any]:
-        return frame_fields(text, write_id)
+        return frame_fields(text, write_id, frame)
 
     # -- the wire ---------------------------------------------------------------------
 
