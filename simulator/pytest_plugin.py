@@ -1,0 +1,197 @@
+"""pytest plugin: syncsim scenario files as test items, one per scenario per profile.
+
+Registered through the `pytest11` entry point, so `pytest scenarios/` runs the scenario library
+once syncsim is installed. Which files it collects: a `*.yaml` file whose own directory is named
+`scenarios` (or one of the names in the `syncsim_dirs` ini option). Every other YAML file
+(`.github/workflows/*.yml`, fixtures under `tests/`, ...) is left alone, and a file in such a
+directory is collected even when it is broken, so a bad scenario fails instead of vanishing.
+
+Each scenario gives one item per profile, named `<scenario>[<profile>]` (`offline_week[legacy]`),
+judged by the bounds that profile gets from `expect:` and `expect_by_profile:`, exactly as
+`syncsim matrix` judges them. Its report goes to `reports/<scenario>/matrix/<profile>/` (under
+`--syncsim-reports DIR` instead of `reports`), and once every profile of a scenario has run, the
+table to `reports/<scenario>/matrix/matrix.md` and `matrix.json`. A failed item names each failed
+bound (`FAILED lost_write <= 0: got 4`) and the report; a scenario the loader refuses is one
+failed item whose message is the loader's line (`file:line: field: message`). pytest's own `-k`,
+`-x` and `--junitxml` work as for any test; the junit testcase carries the report path as the
+property `syncsim_report`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from simulator.errors import ScenarioError, SyncsimError
+from simulator.protocol.profile import PROFILES
+from simulator.scenario.loader import Loaded, load_text
+
+if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr
+
+    from simulator.runner import Run
+
+DEFAULT_DIRS = ("scenarios",)
+REPORTS_KEY = pytest.StashKey[Path]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("syncsim", "syncsim scenario files")
+    group.addoption(
+        "--syncsim-reports",
+        metavar="DIR",
+        default=None,
+        help="where scenario reports go (default: reports/, as `syncsim run` writes them)",
+    )
+    parser.addini(
+        "syncsim_dirs",
+        type="args",
+        default=list(DEFAULT_DIRS),
+        help="names of directories whose *.yaml files are syncsim scenarios (default: scenarios)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "syncsim: a syncsim scenario run under one profile")
+    chosen = config.getoption("--syncsim-reports")
+    config.stash[REPORTS_KEY] = Path(chosen if chosen is not None else "reports")
+
+
+def is_scenario_file(path: Path, dirs: list[str] | tuple[str, ...] = DEFAULT_DIRS) -> bool:
+    """The collection rule: `*.yaml` directly inside a directory with one of these names."""
+    return path.suffix == ".yaml" and path.parent.name in dirs
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:
+    if is_scenario_file(file_path, parent.config.getini("syncsim_dirs")):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    """One scenario file: an item per profile, or one failing item when it does not load."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        try:
+            own = self._load(None)
+        except SyncsimError as error:
+            yield BadScenario.from_parent(self, name=self.path.stem, message=str(error))
+            return
+        self.runs: dict[str, Run] = {}
+        for profile in PROFILES:
+            name = f"{own.scenario.name}[{profile}]"
+            try:
+                loaded = self._load(profile)
+            except SyncsimError as error:  # a flag override this profile refuses
+                yield BadScenario.from_parent(self, name=name, message=str(error))
+                continue
+            yield ScenarioItem.from_parent(self, name=name, loaded=loaded)
+
+    def _load(self, profile: str | None) -> Loaded:
+        """Load under `profile`; messages name the file as given relative to where pytest
+        started (`scenarios/x.yaml:12: ...`), as the syncsim command names it."""
+        try:
+            source = str(self.path.relative_to(self.config.invocation_params.dir))
+        except ValueError:
+            source = str(self.path)
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise ScenarioError(source, None, "(file)", error.strerror or "cannot read") from None
+        return load_text(source, text, profile)
+
+    def finished(self, run_: Run, out: Path) -> None:
+        """Record a profile's run; once every profile has run, write the matrix table."""
+        from simulator.matrix import MatrixRow, matrix_json, matrix_markdown
+
+        self.runs[run_.loaded.profile.name] = run_
+        if set(self.runs) != set(PROFILES):
+            return
+        rows = [MatrixRow(name, self.runs[name]) for name in PROFILES]
+        _write(out.parent / "matrix.json", matrix_json(rows))
+        _write(out.parent / "matrix.md", matrix_markdown(rows))
+
+
+class ScenarioFailed(Exception):
+    """A scenario ran and missed some of its bounds; the message says which."""
+
+
+class ScenarioItem(pytest.Item):
+    """One scenario under one profile, judged by that profile's bounds."""
+
+    def __init__(self, *, loaded: Loaded, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.loaded = loaded
+        self.add_marker(pytest.mark.syncsim)
+
+    def runtest(self) -> None:
+        from simulator.cli import write_report
+        from simulator.runner import run
+
+        scenario, profile = self.loaded.scenario, self.loaded.profile.name
+        # As given (reports/... when relative), written under the directory pytest started in.
+        shown = self.config.stash[REPORTS_KEY] / scenario.name / "matrix" / profile
+        out = self.config.invocation_params.dir / shown
+        result = run(self.loaded)
+        write_report(result, out)
+        self.user_properties.append(("syncsim_report", str(shown / "report.html")))
+        assert isinstance(self.parent, ScenarioFile)
+        self.parent.finished(result, out)
+        if not result.passed:
+            raise ScenarioFailed("\n".join(_summary(result, shown)))
+
+    def repr_failure(
+        self,
+        excinfo: pytest.ExceptionInfo[BaseException],
+        style: str | None = None,
+    ) -> str | TerminalRepr:
+        if isinstance(excinfo.value, ScenarioFailed | SyncsimError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)  # a crash keeps its traceback
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"syncsim {self.name}"
+
+
+class BadScenario(pytest.Item):
+    """A scenario file the loader refuses: it fails with the loader's one-line message."""
+
+    def __init__(self, *, message: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.message = message
+        self.add_marker(pytest.mark.syncsim)
+
+    def runtest(self) -> None:
+        raise ScenarioFailed(self.message)
+
+    def repr_failure(
+        self,
+        excinfo: pytest.ExceptionInfo[BaseException],
+        style: str | None = None,
+    ) -> str | TerminalRepr:
+        return str(excinfo.value)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"syncsim {self.name}: scenario refused"
+
+
+def _summary(run_: Run, out: Path) -> list[str]:
+    """What `syncsim run` prints: verdict, anomalies, each failed bound, the report."""
+    scenario = run_.loaded.scenario
+    lines = [f"{scenario.name}: FAIL (profile {run_.loaded.profile.name}, seed {scenario.seed})"]
+    found = {k: v for k, v in run_.result.counts.items() if v}
+    lines.append("  anomalies: " + (", ".join(f"{k}={v}" for k, v in found.items()) or "none"))
+    lines += [f"  FAILED {o.expectation.text}: got {o.value:g}" for o in run_.failed]
+    lines.append(f"  report: {out / 'report.html'}")
+    return lines
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(text, encoding="utf-8")
+    os.replace(temp, path)
