@@ -22,7 +22,7 @@ scenario: $(STAMP)
 	$(BIN)/syncsim run scenarios/$(NAME).yaml
 
 e2e: $(STAMP)
-	$(BIN)/syncsim e2e scenarios
+	$(BIN)/syncsim e2e scenarios --all-profiles
 
 # make compare BASE=reports/x/matrix/proposed NEW=reports/x/matrix/legacy [TOLERANCE=10] [OUT=dir]
 compare: $(STAMP)

@@ -15,6 +15,7 @@ from pathlib import Path
 from simulator.errors import SyncsimError, UsageError
 from simulator.history import History
 from simulator.progress import terminal_bars
+from simulator.protocol.profile import PROFILES
 from simulator.runner import Run, judge_history, run, with_seed
 from simulator.scenario.loader import Loaded, load
 
@@ -154,11 +155,19 @@ def cmd_e2e(args: argparse.Namespace) -> int:
     paths = sorted(Path(args.directory).glob("*.yaml"))
     if not paths:
         raise UsageError(f"{args.directory}: no scenario files (*.yaml)")
-    loaded = [load(p) for p in paths]  # every file is validated before anything runs
+    profiles = sorted(PROFILES) if args.all_profiles else [None]
+    # Every file under every profile is validated before anything runs.
+    loaded = [load(p, name) for p in paths for name in profiles]
     failures = 0
     for scenario in loaded:
         result = run(scenario)
-        _print_run(result, write_report(result, REPORTS / scenario.scenario.name))
+        name = scenario.scenario.name
+        out = (
+            REPORTS / name / "matrix" / scenario.profile.name
+            if args.all_profiles
+            else REPORTS / name
+        )
+        _print_run(result, write_report(result, out))
         failures += not result.passed
     print(f"{len(loaded) - failures} passed, {failures} failed")
     return 1 if failures else 0
@@ -206,6 +215,11 @@ def parser() -> argparse.ArgumentParser:
     matrix_p.set_defaults(handler=cmd_matrix)
     e2e_p = commands.add_parser("e2e", help="run every scenario in a directory as a gate")
     e2e_p.add_argument("directory", nargs="?", default="scenarios")
+    e2e_p.add_argument(
+        "--all-profiles",
+        action="store_true",
+        help="run each scenario under every profile (the matrix as the gate)",
+    )
     e2e_p.set_defaults(handler=cmd_e2e)
     compare_p = commands.add_parser("compare", help="is NEW worse than BASE? (two report dirs)")
     compare_p.add_argument("base", help="a report directory, a folder of them, or a matrix dir")
