@@ -36,6 +36,7 @@ _QUEUE_CAUSES = {
 class WriteJudge:
     def __init__(self, view: View) -> None:
         self.view = view
+        self.rule = str(view.meta.get("profile", {}).get("lww", "updated_at"))
         self.by_fingerprint: dict[tuple[str, str, str, str], Any] = {
             (r.user, r.entity_type, r.entity_id, r.fingerprint): r
             for r in tuples(view.writes)
@@ -117,8 +118,14 @@ class WriteJudge:
             reason = _QUEUE_CAUSES.get(str(row.reason))
             if row.op in {"drop", "lost"} and reason:
                 return reason
-        if self.lost.get(write_id):
-            return "frame lost in flight when the connection dropped"
+        lost = self.lost.get(write_id)
+        if lost:
+            reason = str(lost[-1].reason)
+            if reason == "crash":
+                return "never sent: the page crashed before sending it"
+            if reason in ("connection closed in flight", "None"):
+                return "frame lost in flight when the connection dropped"
+            return f"frame lost in flight: {reason}"
         if self.unsent.get(write_id) and not self.sent.get(write_id):
             return "never sent: no open connection"
         if not self.sent.get(write_id):
@@ -143,7 +150,16 @@ class WriteJudge:
     def _lost_to(self, key: Key, last: Any, winner: Any, held: Held) -> Finding:
         later_stamp = _stamp(winner.updated_at) > _stamp(last.updated_at)
         anomaly = Anomaly.LOST_UPDATE if later_stamp else Anomaly.LWW_VIOLATION
-        if later_stamp:
+        if self.rule == "version_first":
+            # The server numbers versions by arrival, so its final value always has the highest
+            # one: the rule was kept, and the later edit was still overwritten.
+            anomaly = Anomaly.LOST_WRITE
+            summary = (
+                f"{winner.device}'s earlier edit of {key[2]} reached the server after "
+                f"{last.device}'s later one and overwrote it"
+            )
+            cause = "overwritten by an older write that arrived later"
+        elif later_stamp:
             summary = (
                 f"{winner.device}'s earlier edit of {key[2]} beat {last.device}'s later one: "
                 f"its clock stamped {winner.updated_at} against {last.updated_at}"

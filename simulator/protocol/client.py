@@ -710,6 +710,9 @@ class DeviceClient:
         store = self.storage.store_of(entity_type)
         local, local_version = store.get(entity_id), self.storage.versions.get(key)
         accepted, reason = self._judge(key, local, local_version, data, version)
+        if accepted and not self.storage.fits(entity_type, entity_id, data):
+            # localStorage refuses incoming data past its quota as it refuses the user's own.
+            accepted, reason = False, "quota exceeded"
         if accepted:
             store[entity_id] = data
             self.storage.account(entity_type, entity_id, data)
