@@ -52,6 +52,7 @@ from simulator.workload.user import UserPlan
 from simulator.world.clock import DeviceClock
 
 KEEPALIVE = frozenset({"PING", "PONG"})
+TOO_BIG = "1009 message too big"
 
 
 class LiveDevice:
@@ -181,6 +182,8 @@ class LiveRun:
             return
         if not self._count_keepalive(device, fields):
             self.record(Kind.FRAME_SENT, device, conn=device.conn_id, **fields)
+        if self._too_big(device, fields):
+            return
         verdict = device.proxy.judge("up", fields["bytes"], time.monotonic())
         if verdict.lost is not None:
             if fields["frame_type"] not in KEEPALIVE:
@@ -194,6 +197,16 @@ class LiveRun:
         for hop in verdict.hops:
             self.spawn(self._deliver_up(ws, send.text, hop.delay))
 
+    def _too_big(self, device: LiveDevice, fields: dict[str, Any]) -> bool:
+        """The proxy's message-size cap: a bigger frame closes the connection with 1009."""
+        if fields["bytes"] <= device.spec.link.max_message or device.ws is None:
+            return False
+        self.record(Kind.FRAME_LOST, device, conn=device.conn_id, **{**fields, "reason": TOO_BIG})
+        ws = device.ws
+        self.spawn(ws.close(code=1009, reason="message too big"))
+        self._closed(device, TOO_BIG)
+        return True
+
     async def _deliver_up(self, ws: ClientConnection, text: str, delay: float) -> None:
         if delay > 0:
             await asyncio.sleep(delay)
@@ -205,6 +218,8 @@ class LiveRun:
             async for message in ws:
                 text = message if isinstance(message, str) else message.decode("utf-8", "replace")
                 fields = frame_fields(text)
+                if self._too_big(device, fields):
+                    break
                 verdict = device.proxy.judge("down", fields["bytes"], time.monotonic())
                 if verdict.lost is not None:
                     if fields["frame_type"] not in KEEPALIVE:

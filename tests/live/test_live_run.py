@@ -8,11 +8,13 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from conftest import SECRET, Served, start_server, stop_server
 
 from simulator.history import SERVER, History, Kind
+from simulator.live import auth
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -191,3 +193,59 @@ def test_diff_compares_the_simulated_and_live_runs(served: Served, tmp_path: Pat
     assert "Server final state:" in report
     for side in ("sim", "live"):
         assert (tmp_path / "d" / side / "summary.json").exists()
+
+
+BIG = """
+name: live_big
+duration: 2h
+settle: 5m
+profile: legacy
+server: {{kind: live, url: "{ws}", rest_url: "{rest}", time_scale: 500, timeout: 5s}}
+devices:
+  - name: phone
+    link: {{max_message: 2KiB}}
+    workload: {{entries_per_day: 0, pieces_per_day: 0}}
+  - name: laptop
+    workload: {{entries_per_day: 0, pieces_per_day: 0}}
+"""
+
+
+def test_the_proxy_closes_with_1009_on_an_oversized_frame(served: Served, tmp_path: Path) -> None:
+    token = auth.mint(SECRET, "alice", time.time())
+    entries = [
+        {
+            "id": f"big{i}",
+            "timestamp": 0,
+            "duration": 5,
+            "type": "practice",
+            "instrument": "piano",
+            "pieces": [],
+            "notes": "x" * 300,
+        }
+        for i in range(12)
+    ]
+    body = json.dumps(
+        {"changes": [{"type": "ENTRY_CREATED", "entry": e} for e in entries]}
+    ).encode()
+    req = urllib.request.Request(
+        f"{served.rest_url}/api/sync/push",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "X-User-Id": "alice"},
+    )
+    with urllib.request.urlopen(req, timeout=5) as answer:
+        assert answer.status == 200
+    scenario = tmp_path / "live_big.yaml"
+    scenario.write_text(BIG.format(ws=served.ws_url, rest=served.rest_url))
+    done = syncsim("run", str(scenario), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    history = History.load(tmp_path / "out" / "history.jsonl")
+    assert rows(history, Kind.DISCONNECT, device="phone", reason="1009 message too big")
+    assert rows(
+        history,
+        Kind.FRAME_LOST,
+        device="phone",
+        frame_type="BULK_SYNC",
+        reason="1009 message too big",
+    )
+    assert not rows(history, Kind.DISCONNECT, device="laptop", reason="1009 message too big")
