@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -32,6 +31,21 @@ from simulator.protocol.entities import (
     legacy_score_id,
     normalize_score_id,
     piece_key,
+)
+from simulator.protocol.events import (
+    BackfillEvent,
+    ClientOutput,
+    CloseConnection,
+    CursorMoved,
+    Merged,
+    MigrationRan,
+    OpenConnection,
+    PeerError,
+    QueueEvent,
+    RestPull,
+    Send,
+    UserWrite,
+    WriteFailed,
 )
 from simulator.protocol.frames import (
     DATA_FRAMES,
@@ -50,128 +64,30 @@ from simulator.protocol.profile import DAY, Backfill, Cursor, Idempotency, Migra
 from simulator.protocol.storage import LocalStorage
 from simulator.protocol.timefmt import iso_z, parse_iso_z
 
+__all__ = [
+    "BackfillEvent",
+    "ClientOutput",
+    "CloseConnection",
+    "ConnState",
+    "CursorMoved",
+    "DeviceClient",
+    "Merged",
+    "MigrationRan",
+    "OpenConnection",
+    "PeerError",
+    "QueueEvent",
+    "RestPull",
+    "Send",
+    "UserWrite",
+    "WriteFailed",
+]
+
 
 class ConnState(Enum):
     CLOSED = "closed"
     CONNECTING = "connecting"
     OPEN = "open"
 
-
-# -- outputs: actions for the driver ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Send:
-    frame: Frame
-    text: str
-    write_id: str | None = None
-
-
-@dataclass(frozen=True)
-class OpenConnection:
-    pass
-
-
-@dataclass(frozen=True)
-class CloseConnection:
-    pass
-
-
-@dataclass(frozen=True)
-class RestPull:
-    """POST /api/sync/pull: every live row of the user, for a backfill."""
-
-
-# -- outputs: observations for the history ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UserWrite:
-    write_id: str
-    op: str
-    entity_type: str
-    entity_id: str
-    fingerprint: str | None
-    updated_at: str | None
-    origin: str = "user"  # or "migration"
-
-
-@dataclass(frozen=True)
-class WriteFailed:
-    """A local write refused by localStorage (quota): the change exists nowhere."""
-
-    write_id: str
-    op: str
-    entity_type: str
-    entity_id: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Merged:
-    entity_type: str
-    entity_id: str
-    accepted: bool
-    reason: str
-    via: str
-    incoming_fingerprint: str | None
-    local_fingerprint: str | None
-    incoming_updated_at: str | None
-    local_updated_at: str | None
-    incoming_version: int | None = None
-    local_version: int | None = None
-
-
-@dataclass(frozen=True)
-class QueueEvent:
-    op: str  # enqueue, send, ack, drop, lost
-    write_id: str
-    entity_type: str
-    entity_id: str
-    depth: int
-    reason: str = ""
-    message_id: str = ""
-
-
-@dataclass(frozen=True)
-class CursorMoved:
-    value: str | None
-    reason: str
-    seq: int | None = None
-
-
-@dataclass(frozen=True)
-class PeerError:
-    reason: str
-    text: str
-
-
-@dataclass(frozen=True)
-class MigrationRan:
-    name: str
-    changed: int
-
-
-@dataclass(frozen=True)
-class BackfillEvent:
-    op: str  # prompted, requested, done, failed
-    items: int = 0
-
-
-ClientOutput = (
-    Send
-    | OpenConnection
-    | CloseConnection
-    | RestPull
-    | UserWrite
-    | WriteFailed
-    | Merged
-    | QueueEvent
-    | CursorMoved
-    | PeerError
-    | MigrationRan
-    | BackfillEvent
-)
 
 _DELETES = {ENTRY: FrameType.ENTRY_DELETED, PIECE: FrameType.PIECE_REMOVED}
 BULKS = frozenset({FrameType.BULK_SYNC, FrameType.REPERTOIRE_BULK_SYNC, FrameType.PIECE_BULK_SYNC})
