@@ -32,7 +32,7 @@ from simulator.checker.names import METRICS, Anomaly
 from simulator.checker.view import View
 from simulator.errors import UsageError
 from simulator.history import History
-from simulator.report import fmt, plots
+from simulator.report import fmt, overlays, plots
 from simulator.report.html import STYLE
 
 DEFAULT_TOLERANCE_PCT = 10.0
@@ -333,7 +333,7 @@ def compare(base: Path, new: Path, tolerance_pct: float = DEFAULT_TOLERANCE_PCT)
 
 def _overlays(pair: Pair) -> list[plots.Plot]:
     sides = [
-        plots.side_series(
+        overlays.side_series(
             f"{tag} {report.profile} ({report.path.name})",
             View(report.history()),
             {k: int(v) for k, v in report.summary["anomalies"].items()},
@@ -346,19 +346,19 @@ def _overlays(pair: Pair) -> list[plots.Plot]:
             "Frame-size CDF",
             "Every frame sent on each side but keep-alives (PING and PONG, a fixed size, would "
             "be nearly every frame and hide the rest).",
-            *_png(plots.overlay_frame_size_cdf(sides)),
+            *_png(overlays.overlay_frame_size_cdf(sides)),
         ),
         plots.Plot(
             "convergence_lag_cdf",
             "Convergence lag CDF",
             "Each side's converged writes; the legend gives p95 and how many never converged.",
-            *_png(plots.overlay_lag_cdf(sides)),
+            *_png(overlays.overlay_lag_cdf(sides)),
         ),
         plots.Plot(
             "anomalies",
             "Anomalies by type",
             "Finding counts per anomaly type on each side.",
-            plots.png_bytes(plots.overlay_anomalies(sides)),
+            plots.png_bytes(overlays.overlay_anomalies(sides)),
         ),
     ]
 
