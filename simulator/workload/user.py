@@ -26,7 +26,10 @@ def active(t: float, hours: tuple[int, int]) -> bool:
 class UserPlan:
     def __init__(self, spec: Workload, seed: str) -> None:
         self.spec = spec
-        self.rng = random.Random(seed)
+        # Separate streams: when the user acts must not depend on what the device holds
+        # (which differs by profile), so the same seed gives the same moments everywhere.
+        self.when = random.Random(f"{seed}:when")
+        self.rng = random.Random(f"{seed}:what")
         rate = spec.entries_per_day + spec.pieces_per_day
         fraction = (spec.active_hours[1] - spec.active_hours[0]) / 24.0
         self.mean_gap = DAY * fraction / rate if rate > 0 else math.inf
@@ -35,7 +38,7 @@ class UserPlan:
         """When the user acts next, in scenario seconds; time outside active hours is skipped."""
         if math.isinf(self.mean_gap):
             return math.inf
-        gap = -self.mean_gap * math.log(1.0 - self.rng.random())
+        gap = -self.mean_gap * math.log(1.0 - self.when.random())
         t = after
         while gap > 0:
             step = min(gap, _STEP)
