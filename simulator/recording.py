@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from simulator.history import Kind
+from simulator.history import SERVER, Kind, Record
 from simulator.protocol.client import (
     BackfillEvent,
     ClientOutput,
@@ -28,6 +28,23 @@ class Recorder(Protocol):
     """A driver's way to add a history row for one device."""
 
     def record(self, kind: Kind, device: Any = None, **fields: Any) -> int: ...
+
+
+def row(t: float, kind: Kind, device: Any, clock_reading: float | None, **fields: Any) -> Record:
+    """One history row at true time `t`: a device's (name, user and its clock's reading,
+    all rounded to the microsecond) or, with `device` None, the server's."""
+    if device is None:
+        fields.setdefault("device", SERVER)
+        return Record(t=round(t, 6), kind=kind, **fields)
+    assert clock_reading is not None
+    return Record(
+        t=round(t, 6),
+        kind=kind,
+        device=device.name,
+        user=device.user,
+        device_time=round(clock_reading, 6),
+        **fields,
+    )
 
 
 def observe(sim: Recorder, device: Any, output: ClientOutput) -> None:

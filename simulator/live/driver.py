@@ -30,7 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from simulator.errors import EndpointError, UsageError
-from simulator.history import NOT_SENT, SERVER, History, Kind, Record
+from simulator.history import NOT_SENT, History, Kind, Record
 from simulator.live import auth
 from simulator.live.proxy import FaultProxy, truncated_frame
 from simulator.live.snapshot import observe_server
@@ -43,7 +43,7 @@ from simulator.protocol.client import (
     Send,
 )
 from simulator.protocol.storage import LocalStorage
-from simulator.recording import frame_fields, observe, record_device_snapshot
+from simulator.recording import frame_fields, observe, record_device_snapshot, row
 from simulator.scenario.loader import Loaded
 from simulator.scenario.model import Device, LiveServer
 from simulator.workload.catalogue import build_catalogue
@@ -105,20 +105,8 @@ class LiveRun:
 
     def record(self, kind: Kind, device: LiveDevice | None = None, **fields: Any) -> int:
         t = round(self.scenario_t(), 6)
-        if device is None:
-            fields.setdefault("device", SERVER)
-            return self.history.add(Record(t=t, kind=kind, **fields))
-        device_time = round(device.clock.read(t), 6)
-        return self.history.add(
-            Record(
-                t=t,
-                kind=kind,
-                device=device.name,
-                user=device.user,
-                device_time=device_time,
-                **fields,
-            )
-        )
+        reading = None if device is None else device.clock.read(t)
+        return self.history.add(row(t, kind, device, reading, **fields))
 
     def spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)

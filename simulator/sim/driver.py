@@ -19,7 +19,7 @@ from typing import Any
 
 import simpy
 
-from simulator.history import NOT_SENT, SERVER, History, Kind, Record
+from simulator.history import NOT_SENT, History, Kind, Record
 from simulator.protocol.client import (
     ClientOutput,
     CloseConnection,
@@ -32,7 +32,7 @@ from simulator.protocol.client import (
 from simulator.protocol.coordinator import Outgoing
 from simulator.protocol.frames import Frame
 from simulator.protocol.storage import LocalStorage
-from simulator.recording import frame_fields, observe
+from simulator.recording import frame_fields, observe, row
 from simulator.scenario.loader import Loaded
 from simulator.scenario.model import Device
 from simulator.sim.network import Connection, DeviceLink
@@ -87,21 +87,9 @@ class Simulation:
     # -- recording and time -----------------------------------------------------------
 
     def record(self, kind: Kind, device: SimDevice | None = None, **fields: Any) -> int:
-        t = round(self.env.now, 6)
-        if device is None:
-            fields.setdefault("device", SERVER)
-            return self.history.add(Record(t=t, kind=kind, **fields))
-        device_time = round(device.clock.read(self.env.now), 6)
-        return self.history.add(
-            Record(
-                t=t,
-                kind=kind,
-                device=device.name,
-                user=device.user,
-                device_time=device_time,
-                **fields,
-            )
-        )
+        now = self.env.now
+        reading = None if device is None else device.clock.read(now)
+        return self.history.add(row(now, kind, device, reading, **fields))
 
     def device_now(self, device: SimDevice) -> float:
         """The device's clock reading as epoch seconds: the `now` its client is given."""
