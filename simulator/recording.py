@@ -22,6 +22,7 @@ from simulator.protocol.client import (
 )
 from simulator.protocol.entities import content_fingerprint, fingerprint
 from simulator.protocol.frames import ENTRY, PIECE, BadFrame, Frame, FrameType, decode, entity_key
+from simulator.scenario.loader import Loaded
 
 
 class Recorder(Protocol):
@@ -174,3 +175,22 @@ def record_device_snapshot(sim: Recorder, device: Any, client: DeviceClient) -> 
                 updated_at=item.get("updatedAt"),
                 detail=identity(entity_type, item),
             )
+
+
+def meta(loaded: Loaded, mode: str, **extra: Any) -> dict[str, Any]:
+    """The history's first row: what ran, with which seed and profile, and how."""
+    scenario = loaded.scenario
+    return {
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "start_epoch": scenario.start,
+        "duration": scenario.duration,
+        "settle": scenario.settle,
+        "profile": loaded.profile.flags(),
+        "max_frame_bytes": scenario.limits.max_frame_bytes,
+        "mode": mode,
+        "devices": {
+            d.name: {"user": d.user, "clock_offset": d.clock.offset} for d in scenario.devices
+        },
+        **extra,
+    }

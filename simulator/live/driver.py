@@ -43,7 +43,7 @@ from simulator.protocol.client import (
     Send,
 )
 from simulator.protocol.storage import LocalStorage
-from simulator.recording import frame_fields, observe, record_device_snapshot, row
+from simulator.recording import frame_fields, meta, observe, record_device_snapshot, row
 from simulator.scenario.loader import Loaded
 from simulator.scenario.model import Device, LiveServer
 from simulator.workload.catalogue import build_catalogue
@@ -437,7 +437,13 @@ class LiveRun:
         scenario = self.loaded.scenario
         await self.probe()
         self._wall0 = time.monotonic()
-        self.history.add(Record(t=0.0, kind=Kind.META, detail=self._meta()))
+        self.history.add(
+            Record(
+                t=0.0,
+                kind=Kind.META,
+                detail=meta(self.loaded, "live", endpoint=self.server.url, time_scale=self.scale),
+            )
+        )
         schedule_all(self)
         await asyncio.sleep((scenario.duration + scenario.settle) / self.scale)
         for device in self.devices.values():
@@ -459,24 +465,6 @@ class LiveRun:
         users = self.server.users or tuple(sorted({d.user for d in self.devices.values()}))
         for user in users:
             await observe_server(self, user)
-
-    def _meta(self) -> dict[str, Any]:
-        scenario = self.loaded.scenario
-        return {
-            "scenario": scenario.name,
-            "seed": scenario.seed,
-            "start_epoch": scenario.start,
-            "duration": scenario.duration,
-            "settle": scenario.settle,
-            "profile": self.loaded.profile.flags(),
-            "max_frame_bytes": scenario.limits.max_frame_bytes,
-            "mode": "live",
-            "endpoint": self.server.url,
-            "time_scale": self.scale,
-            "devices": {
-                d.name: {"user": d.user, "clock_offset": d.clock.offset} for d in scenario.devices
-            },
-        }
 
 
 def _rest_default(ws_url: str) -> str:

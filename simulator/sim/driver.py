@@ -32,7 +32,7 @@ from simulator.protocol.client import (
 from simulator.protocol.coordinator import Outgoing
 from simulator.protocol.frames import Frame
 from simulator.protocol.storage import LocalStorage
-from simulator.recording import frame_fields, observe, row
+from simulator.recording import frame_fields, meta, observe, row
 from simulator.scenario.loader import Loaded
 from simulator.scenario.model import Device
 from simulator.sim.network import Connection, DeviceLink
@@ -425,25 +425,9 @@ class Simulation:
         from simulator.sim.timeline import schedule_all, snapshot_all
 
         scenario = self.loaded.scenario
-        self.history.add(Record(t=0.0, kind=Kind.META, detail=self._meta()))
+        self.history.add(Record(t=0.0, kind=Kind.META, detail=meta(self.loaded, "sim")))
         preload_all(self)
         schedule_all(self)
         self.env.run(until=scenario.duration + scenario.settle)
         snapshot_all(self)
         return self.history
-
-    def _meta(self) -> dict[str, Any]:
-        scenario = self.loaded.scenario
-        return {
-            "scenario": scenario.name,
-            "seed": scenario.seed,
-            "start_epoch": scenario.start,
-            "duration": scenario.duration,
-            "settle": scenario.settle,
-            "profile": self.loaded.profile.flags(),
-            "max_frame_bytes": scenario.limits.max_frame_bytes,
-            "mode": "sim",
-            "devices": {
-                d.name: {"user": d.user, "clock_offset": d.clock.offset} for d in scenario.devices
-            },
-        }
