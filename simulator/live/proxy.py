@@ -4,8 +4,9 @@ Every frame the device sends, and every frame it receives, passes through here. 
 decides, from the scenario's link model and its seeded rng, whether the frame is lost (loss, a
 partition, the device offline), how long it takes (latency draws and bandwidth, scaled from
 scenario seconds to wall seconds), whether it arrives twice, and whether it may overtake the
-frame before it. It also refuses connects while the device is offline or partitioned, and can
-cut a connection in the middle of a frame, as a dropped TCP connection does.
+frame before it. Whether the device is offline or partitioned is the shared lifecycle's to
+say; the proxy is told with each frame. It can also cut a connection in the middle of a frame,
+as a dropped TCP connection does.
 """
 
 from __future__ import annotations
@@ -35,30 +36,28 @@ class FaultProxy:
     def __init__(self, spec: Link, rng: random.Random, time_scale: float) -> None:
         self.link = DeviceLink(spec, rng)
         self.scale = time_scale
-        self.offline = False
-        self.blocked: set[str] = set()
         self._last: dict[str, float] = {"up": 0.0, "down": 0.0}
         self._free: dict[str, float] = {"up": 0.0, "down": 0.0}
-
-    def refusal(self) -> str | None:
-        """Why a connect fails now, or None."""
-        if self.offline:
-            return "network offline"
-        if self.blocked:
-            return "partition"
-        return None
 
     def reset(self) -> None:
         """A new connection starts with an empty pipe."""
         self._last = {"up": 0.0, "down": 0.0}
         self._free = {"up": 0.0, "down": 0.0}
 
-    def judge(self, direction: str, size: int, wall_now: float) -> Verdict:
-        """The fate of a frame of `size` bytes entering the pipe at `wall_now`."""
+    def judge(
+        self,
+        direction: str,
+        size: int,
+        wall_now: float,
+        refusal: str | None,
+        blocked: frozenset[str],
+    ) -> Verdict:
+        """The fate of a frame of `size` bytes entering the pipe at `wall_now`, the device's
+        network being down for `refusal` (None: up) and cut in the `blocked` directions."""
         path, rng = self.link.path(direction), self.link.rng
-        if self.offline:
+        if refusal == "network offline":
             return Verdict((), "network offline")
-        if direction in self.blocked:
+        if direction in blocked:
             return Verdict((), "partition")
         if path.loss and rng.random() < path.loss:
             return Verdict((), "dropped by the network")

@@ -7,7 +7,8 @@ the device wants of its transport) and observations (`UserWrite`, `Merged`, `Que
 that the driver writes into the history. After each input the driver re-arms
 `next_deadline()`, a device-clock time at which it must call `tick`.
 
-Connection states: CLOSED -> CONNECTING (asked the driver to connect) -> OPEN. On open the
+Connection states (the table in `connection.py`): CLOSED -> CONNECTING (asked the driver for
+connect attempt N) -> OPEN. An answer about an attempt given up since is discarded. On open the
 client starts a REST backfill if its profile says so and its cursor is missing or too old,
 sends SYNC_REQUEST when its cursor is missing, invalid or stale or its outbox holds changes,
 then drains the outbox. With the in-memory queue a change made while OPEN is sent at once and
@@ -16,15 +17,25 @@ until its ACK. A lost connection is retried with doubling delays, a limited numb
 and again as soon as the network comes back.
 
 Everything in `self.storage` survives a reload; everything else is memory.
+
+Randomness comes from the injected rng, split at once into one stream per purpose (entity ids,
+message ids, retry jitter), so an extra retry never renames a later item.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from enum import Enum
 from typing import Any
 
+from simulator.protocol.connection import (
+    BackfillInput,
+    BackfillState,
+    ConnInput,
+    ConnState,
+    backfill_machine,
+    connection_machine,
+)
 from simulator.protocol.entities import (
     Entity,
     fingerprint,
@@ -83,12 +94,6 @@ __all__ = [
 ]
 
 
-class ConnState(Enum):
-    CLOSED = "closed"
-    CONNECTING = "connecting"
-    OPEN = "open"
-
-
 _DELETES = {ENTRY: FrameType.ENTRY_DELETED, PIECE: FrameType.PIECE_REMOVED}
 BULKS = frozenset({FrameType.BULK_SYNC, FrameType.REPERTOIRE_BULK_SYNC, FrameType.PIECE_BULK_SYNC})
 
@@ -110,7 +115,11 @@ class DeviceClient:
         self.device_id = device_id
         self.user_id = user_id
         self.profile = profile
-        self._rng = rng
+        # One stream per purpose, drawn from the injected rng once, in a fixed order.
+        self._ids = random.Random(rng.getrandbits(64))
+        self._message_ids = random.Random(rng.getrandbits(64))
+        self._jitter = random.Random(rng.getrandbits(64))
+        self._attempt = 0  # connect attempts of this device, never reused across reloads
         self.storage = storage if storage is not None else LocalStorage()
         self.online = True
         self._out: list[ClientOutput] = []
@@ -119,11 +128,11 @@ class DeviceClient:
 
     def _reset_memory(self) -> None:
         profile = self.profile
-        self.state = ConnState.CLOSED
+        self._conn = connection_machine()
+        self._backfill = backfill_machine()
         self._tries = 0
         self._reconnect_at: float | None = None
         self._ping_at: float | None = None
-        self._backfill_state = "idle"  # idle, prompted, pulling
         self.outbox: Outbox
         if profile.outbox.value == "persisted":
             self.outbox = PersistedOutbox(
@@ -133,7 +142,7 @@ class DeviceClient:
                 profile.outbox_max_retries,
                 profile.outbox_backoff_first_s,
                 profile.outbox_backoff_max_s,
-                self._rng,
+                self._jitter,
             )
         else:
             self.outbox = MemoryQueue(profile.queue_cap, profile.queue_max_age_s)
@@ -160,6 +169,15 @@ class DeviceClient:
     def queue(self) -> Outbox:
         return self.outbox
 
+    @property
+    def state(self) -> ConnState:
+        return self._conn.state
+
+    @property
+    def attempt(self) -> int:
+        """The number of the connect attempt the client is on (0 before the first)."""
+        return self._attempt
+
     # -- plumbing ---------------------------------------------------------------------
 
     def drain(self) -> list[ClientOutput]:
@@ -175,8 +193,9 @@ class DeviceClient:
     def _send(self, frame: Frame, write_id: str | None = None) -> None:
         self._out.append(Send(frame, frame.encode(), write_id))
 
-    def _new_id(self) -> str:
-        bits = f"{self._rng.getrandbits(128):032x}"
+    @staticmethod
+    def _uuid(rng: random.Random) -> str:
+        bits = f"{rng.getrandbits(128):032x}"
         return f"{bits[:8]}-{bits[8:12]}-4{bits[13:16]}-{bits[16:20]}-{bits[20:]}"
 
     # -- page lifecycle ---------------------------------------------------------------
@@ -190,8 +209,9 @@ class DeviceClient:
         """The page reloads: memory (the in-memory queue, the socket) is lost."""
         for item in self.outbox.lose():
             self._queue_event("lost", item, "reload")
-        if self.state is not ConnState.CLOSED:
-            self._out.append(CloseConnection())
+        if self._conn.allows(ConnInput.CLOSE):
+            self._conn.handle(ConnInput.CLOSE)
+            self._out.append(CloseConnection(self._attempt))
         self._reset_memory()
         self.start(now)
 
@@ -206,12 +226,21 @@ class DeviceClient:
 
     def _connect(self) -> None:
         if self.state is ConnState.CLOSED and self.online:
-            self.state = ConnState.CONNECTING
+            self._conn.handle(ConnInput.CONNECT)
+            self._attempt += 1
             self._reconnect_at = None
-            self._out.append(OpenConnection())
+            self._out.append(OpenConnection(self._attempt))
 
-    def connection_opened(self, now: float) -> None:
-        self.state = ConnState.OPEN
+    def _stale(self, attempt: int | None) -> bool:
+        return attempt is not None and attempt != self._attempt
+
+    def connection_opened(self, now: float, attempt: int | None = None) -> None:
+        """Attempt `attempt` (default: the current one) is open."""
+        if self._stale(attempt):
+            assert attempt is not None
+            self._out.append(CloseConnection(attempt))  # given up since: close it again
+            return
+        self._conn.handle(ConnInput.OPENED)
         self._tries = 0
         self._ping_at = now + self.profile.ping_interval_s
         self._maybe_backfill(now)
@@ -219,14 +248,18 @@ class DeviceClient:
             self._send(Frame.make(FrameType.SYNC_REQUEST, now, **self._cursor_fields()))
         self._drain_outbox(now)
 
-    def connection_failed(self, now: float) -> None:
+    def connection_failed(self, now: float, attempt: int | None = None) -> None:
         """A connect attempt did not succeed."""
-        self.state = ConnState.CLOSED
+        if self._stale(attempt):
+            return
+        self._conn.handle(ConnInput.FAILED)
         self._schedule_reconnect(now)
 
-    def connection_closed(self, now: float) -> None:
-        """An open connection ended (either side, or the network)."""
-        self.state = ConnState.CLOSED
+    def connection_closed(self, now: float, attempt: int | None = None) -> None:
+        """An open connection ended (the other side, or the network)."""
+        if self._stale(attempt):
+            return
+        self._conn.handle(ConnInput.LOST)
         self._ping_at = None
         self._tries = 0
         self._schedule_reconnect(now)
@@ -277,30 +310,32 @@ class DeviceClient:
     # -- backfill over REST -----------------------------------------------------------
 
     def _maybe_backfill(self, now: float) -> None:
-        if self.profile.backfill is Backfill.OFF or self._backfill_state != "idle":
+        if self.profile.backfill is Backfill.OFF or self._backfill.state is not BackfillState.IDLE:
             return
         cursor = parse_iso_z(self.last_sync_time)
         if cursor is not None and now - cursor <= self.profile.backfill_after_days * DAY:
             return
         if self.profile.backfill is Backfill.CONFIRM:
-            self._backfill_state = "prompted"
+            self._backfill.handle(BackfillInput.PROMPT)
             self._out.append(BackfillEvent("prompted"))
         else:
             self._request_pull()
 
     def _request_pull(self) -> None:
-        self._backfill_state = "pulling"
+        self._backfill.handle(BackfillInput.PULL)
         self._out.append(BackfillEvent("requested"))
         self._out.append(RestPull())
 
     def confirm_backfill(self, now: float) -> None:
         """The user agreed to download the full history."""
-        if self._backfill_state == "prompted":
+        if self._backfill.state is BackfillState.PROMPTED:
             self._request_pull()
 
     def rest_pull_done(self, body: Mapping[str, Any] | None, now: float) -> None:
         """The answer to `RestPull`, or None when the request failed."""
-        self._backfill_state = "idle"
+        if self._backfill.state is not BackfillState.PULLING:
+            return  # the page reloaded since it asked: nobody is waiting for this answer
+        self._backfill.handle(BackfillInput.DONE)
         if body is None:
             self._out.append(BackfillEvent("failed"))
             return
@@ -320,7 +355,7 @@ class DeviceClient:
     def create_entry(self, fields: Mapping[str, Any], now: float) -> str:
         """The user logs a new entry; returns its id."""
         stamp_ = iso_z(now)
-        entry: Entity = {"id": self._new_id(), **fields}
+        entry: Entity = {"id": self._uuid(self._ids), **fields}
         entry.update(createdAt=stamp_, updatedAt=stamp_, device_id=self.device_id)
         self._local_write(ENTRY, entry["id"], entry, FrameType.ENTRY_CREATED, now)
         return str(entry["id"])
@@ -404,7 +439,7 @@ class DeviceClient:
         """The device id the server sees: kept in localStorage, new after a wipe, so change
         ids counted from 1 again never collide with the old install's."""
         if self.storage.install_id is None:
-            self.storage.install_id = f"{self.device_id}-{self._new_id()[:8]}"
+            self.storage.install_id = f"{self.device_id}-{self._uuid(self._ids)[:8]}"
         return self.storage.install_id
 
     def _dispatch(
@@ -417,7 +452,7 @@ class DeviceClient:
         fp: str | None,
         now: float,
     ) -> None:
-        message_id = self._new_id()
+        message_id = self._uuid(self._message_ids)
         extra: dict[str, Any] = {}
         if self.outbox.persisted:
             extra["messageId"] = message_id

@@ -23,12 +23,17 @@ class Send:
 
 @dataclass(frozen=True)
 class OpenConnection:
-    pass
+    """Start connect attempt `attempt`; answer with connection_opened/failed(attempt)."""
+
+    attempt: int
 
 
 @dataclass(frozen=True)
 class CloseConnection:
-    pass
+    """Close attempt `attempt`'s connection (or abandon the handshake, if still pending).
+    A client-side close is graceful: frames already sent still reach the server."""
+
+    attempt: int
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,12 @@
-"""Simulation: one scenario played in simpy time, recorded into one `History`.
+"""Simulation: a scenario's plan executed in simpy time, recorded into one `History`.
 
-The loop is the sans-I/O loop: feed an input to a protocol object (a frame, a connect, a
-disconnect, a timer, a user write), drain what it wants done, re-arm its next deadline. simpy
-only orders the events; all sync behaviour lives in `simulator.protocol`. Timers and frame
-deliveries are plain simpy timeouts with callbacks, so no process is kept per frame.
+The plan's steps and every device's behaviour are the shared lifecycle's; this module is the
+transport only: how simulated time passes and how frames travel. Timers and frame deliveries
+are plain simpy timeouts with callbacks, so no process is kept per frame.
 
-Faults act here, between the protocol objects: a frame can be lost, duplicated, reordered,
-slowed by bandwidth, refused for its size (close 1009) or cut by a partition; connections drop;
-the server goes down and restarts; pages reload, crash while draining, or lose their storage.
+Faults of the wire act here, between the protocol objects: a frame can be lost, duplicated,
+reordered, slowed by bandwidth, refused for its size (close 1009) or cut by a partition;
+connections drop; the server goes down and restarts.
 """
 
 from __future__ import annotations
@@ -19,55 +18,32 @@ from typing import Any
 
 import simpy
 
-from simulator.history import NOT_SENT, History, Kind, Record
-from simulator.protocol.client import (
-    ClientOutput,
-    CloseConnection,
-    DeviceClient,
-    OpenConnection,
-    QueueEvent,
-    RestPull,
-    Send,
-)
+from simulator.history import NOT_SENT, History, Kind
+from simulator.lifecycle.lifecycle import Lifecycle
+from simulator.lifecycle.runtime import DeviceRuntime
+from simulator.plan.compile import Plan, compile_plan
 from simulator.protocol.coordinator import Outgoing
-from simulator.protocol.frames import Frame
-from simulator.protocol.storage import LocalStorage
-from simulator.recording import frame_fields, meta, observe, row
+from simulator.protocol.events import Send
+from simulator.recording import frame_fields, meta
 from simulator.scenario.loader import Loaded
-from simulator.scenario.model import Device
 from simulator.sim.network import Connection, DeviceLink
 from simulator.sim.server import SimServer
-from simulator.workload.catalogue import build_catalogue
-from simulator.workload.entries import EntryWriter
-from simulator.world.clock import DeviceClock
 
 HANDSHAKE_RTTS = 1.5  # TCP + HTTP upgrade before the socket is open
 CONNECT_TIMEOUT = 10.0  # a connect into a partition fails after this long
-PARTITION_DETECT = 30.0  # an open connection into a partition breaks after this long
 KEEPALIVE = frozenset({"PING", "PONG"})
 TOO_BIG = "1009 message too big"
 
 
-class SimDevice:
-    def __init__(self, spec: Device, sim: Simulation) -> None:
-        seed = sim.loaded.scenario.seed
-        self.spec = spec
-        self.name = spec.name
-        self.user = spec.user
-        self.clock = DeviceClock.from_spec(spec.clock)
-        self.link = DeviceLink(spec.link, random.Random(f"{seed}:{spec.name}:link"))
-        rng = random.Random(f"{seed}:{spec.name}:client")
-        storage = LocalStorage(quota=spec.quota)
-        self.client = DeviceClient(spec.name, spec.user, sim.loaded.profile, rng, storage)
-        self.writer = EntryWriter(f"{seed}:{spec.name}:workload", sim.catalogue)
-        self.conn: Connection | None = None
+class Wire:
+    """A device's side of the simulated network: its link and its connections by attempt."""
+
+    def __init__(self, link: DeviceLink) -> None:
+        self.link = link
+        self.conns: dict[int, Connection] = {}
         self.conn_count = 0
-        self.online = True
-        self.blocked: set[str] = set()  # directions cut by a partition: up, down
-        self.crash_pending = False
         self.timer_generation = 0
         self.armed_deadline: float | None = None
-        self.joined = False
 
 
 class Simulation:
@@ -78,22 +54,25 @@ class Simulation:
         self.history = History()
         self.start_epoch = scenario.start
         self.end = scenario.duration
-        self.catalogue = build_catalogue(random.Random(f"{scenario.seed}:catalogue"))
+        self.plan: Plan = compile_plan(scenario)
         self.server = SimServer(self, loaded.profile)
         self.store = self.server.store
-        self.devices = {spec.name: SimDevice(spec, self) for spec in scenario.devices}
-        self.connections: dict[str, Connection] = {}
+        self.life = Lifecycle(loaded, self, self.history)
+        self.catalogue = self.life.catalogue
+        self.devices = self.life.devices
+        self.wires = {
+            name: Wire(DeviceLink(d.spec.link, random.Random(f"{scenario.seed}:{name}:link")))
+            for name, d in self.devices.items()
+        }
+        self.connections: dict[str, tuple[DeviceRuntime, Connection]] = {}
 
-    # -- recording and time -----------------------------------------------------------
+    # -- time and recording -----------------------------------------------------------
 
-    def record(self, kind: Kind, device: SimDevice | None = None, **fields: Any) -> int:
-        now = self.env.now
-        reading = None if device is None else device.clock.read(now)
-        return self.history.add(row(now, kind, device, reading, **fields))
+    def now(self) -> float:
+        return float(self.env.now)
 
-    def device_now(self, device: SimDevice) -> float:
-        """The device's clock reading as epoch seconds: the `now` its client is given."""
-        return self.start_epoch + device.clock.read(self.env.now)
+    def record(self, kind: Kind, device: DeviceRuntime | None = None, **fields: Any) -> int:
+        return self.life.record(kind, device, **fields)
 
     def server_now(self) -> float:
         return self.start_epoch + self.env.now
@@ -101,82 +80,43 @@ class Simulation:
     def later(self, delay: float, action: Callable[[], None]) -> None:
         self.env.timeout(max(0.0, delay)).callbacks.append(lambda _event: action())
 
-    # -- device side ------------------------------------------------------------------
+    def current(self, device: DeviceRuntime) -> Connection | None:
+        """The open connection of the attempt the client is on, if any."""
+        conn = self.wires[device.name].conns.get(device.client.attempt)
+        return conn if conn is not None and conn.open else None
 
-    def pump(self, device: SimDevice) -> None:
-        outputs = device.client.drain()
-        if device.crash_pending and any(
-            isinstance(o, QueueEvent) and o.op == "send" for o in outputs
-        ):
-            self._crash(device, outputs)
-            return
-        for output in outputs:
-            self._apply(device, output)
-        self._rearm(device)
+    # -- timers -----------------------------------------------------------------------
 
-    def _apply(self, device: SimDevice, output: ClientOutput) -> None:
-        if isinstance(output, Send):
-            self._device_send(device, output)
-        elif isinstance(output, OpenConnection):
-            self._open(device)
-        elif isinstance(output, CloseConnection):
-            self.drop(device, "client closed")
-        elif isinstance(output, RestPull):
-            self._rest_pull(device)
-        else:
-            observe(self, device, output)
-
-    def _crash(self, device: SimDevice, outputs: list[ClientOutput]) -> None:
-        """The page dies halfway through draining its outbox: later frames never leave."""
-        device.crash_pending = False
-        sends = [i for i, o in enumerate(outputs) if isinstance(o, Send)]
-        cut = sends[len(sends) // 2] if sends else len(outputs)
-        for index, output in enumerate(outputs):
-            if index >= cut and isinstance(output, Send):
-                fields = self._frame_fields(output.frame, output.text, output.write_id)
-                self.record(Kind.FRAME_LOST, device, **{**fields, "reason": "crash"})
-            else:
-                self._apply(device, output)
-        self.record(
-            Kind.CRASH,
-            device,
-            detail={"sent": len(sends) // 2, "unsent": len(sends) - len(sends) // 2},
-        )
-        self.reload(device, crash=True)
-
-    def _rearm(self, device: SimDevice) -> None:
-        deadline = device.client.next_deadline()
-        if deadline == device.armed_deadline:
+    def arm(self, device: DeviceRuntime, deadline: float | None) -> None:
+        wire = self.wires[device.name]
+        if deadline == wire.armed_deadline:
             return  # the pending timer already fires then
-        device.armed_deadline = deadline
-        device.timer_generation += 1
+        wire.armed_deadline = deadline
+        wire.timer_generation += 1
         if deadline is None:
             return
-        generation = device.timer_generation
+        generation = wire.timer_generation
 
         def fire() -> None:
-            if device.timer_generation == generation:
-                device.armed_deadline = None
-                device.client.tick(self.device_now(device))
-                self.pump(device)
+            if wire.timer_generation == generation:
+                wire.armed_deadline = None
+                self.life.tick(device)
 
-        self.later(deadline - self.device_now(device), fire)
-
-    def _frame_fields(self, frame: Frame, text: str, write_id: str | None = None) -> dict[str, Any]:
-        return frame_fields(text, write_id, frame)
+        self.later(deadline - self.life.device_now(device), fire)
 
     # -- the wire ---------------------------------------------------------------------
 
     def _transmit(
         self,
-        device: SimDevice,
+        device: DeviceRuntime,
         conn: Connection,
         direction: str,
         fields: dict[str, Any],
         arrive: Callable[[bool], None],
     ) -> None:
         """Put one frame on the wire; `arrive(duplicate)` runs when (and if) it gets there."""
-        path, rng = device.link.path(direction), device.link.rng
+        link = self.wires[device.name].link
+        path, rng = link.path(direction), link.rng
         if direction in device.blocked:
             self._lost(device, conn, fields, "partition")
             return
@@ -193,13 +133,13 @@ class Simulation:
             self.later(again - now, lambda: arrive(True))
 
     def _lost(
-        self, device: SimDevice, conn: Connection, fields: dict[str, Any], reason: str
+        self, device: DeviceRuntime, conn: Connection, fields: dict[str, Any], reason: str
     ) -> None:
         if fields["frame_type"] not in KEEPALIVE:
             self.record(Kind.FRAME_LOST, device, conn=conn.conn_id, **{**fields, "reason": reason})
 
     def _sent(
-        self, device: SimDevice | None, conn: Connection, fields: dict[str, Any], **extra: Any
+        self, device: DeviceRuntime | None, conn: Connection, fields: dict[str, Any], **extra: Any
     ) -> int:
         if fields["frame_type"] in KEEPALIVE:
             conn.count_keepalive(fields["frame_type"], fields["bytes"])
@@ -208,19 +148,19 @@ class Simulation:
 
     def _arrived(
         self,
-        device: SimDevice,
+        device: DeviceRuntime,
         conn: Connection,
         fields: dict[str, Any],
         duplicate: bool,
         at_server: bool,
     ) -> bool:
-        """Whether a frame arriving now is delivered: the connection is open and it fits."""
-        if not conn.open:
+        """Whether a frame arriving now is delivered: its end is open and it fits."""
+        if not (conn.server_open if at_server else conn.open):
             self._lost(device, conn, fields, "connection closed in flight")
             return False
-        if fields["bytes"] > device.link.max_message:
+        if fields["bytes"] > self.wires[device.name].link.max_message:
             self._lost(device, conn, fields, TOO_BIG)
-            self.drop(device, TOO_BIG)
+            self._end(device, conn, TOO_BIG)
             return False
         if fields["frame_type"] not in KEEPALIVE:
             detail = {"duplicate": True} if duplicate else None
@@ -237,109 +177,141 @@ class Simulation:
                 self.record(Kind.FRAME_RECV, device, conn=conn.conn_id, **fields, detail=detail)
         return True
 
-    def _device_send(self, device: SimDevice, send: Send) -> None:
-        conn = device.conn
-        fields = self._frame_fields(send.frame, send.text, send.write_id)
-        if conn is None or not conn.open:
+    def send(self, device: DeviceRuntime, send: Send) -> None:
+        conn = self.current(device)
+        fields = frame_fields(send.text, send.write_id, send.frame)
+        if conn is None:
             self.record(Kind.FRAME_LOST, device, **{**fields, "reason": NOT_SENT})
             return
         self._sent(device, conn, fields)
 
         def arrive(duplicate: bool) -> None:
-            if self._arrived(device, conn, fields, duplicate, True) and self.server.up:
-                self.server.coordinator.receive(conn.conn_id, send.text, self.server_now())
-                self._server_frames(self.server.pump(send.write_id))
+            if not (self._arrived(device, conn, fields, duplicate, True) and self.server.up):
+                return
+            answer = self.life.intercept(device, send.frame)
+            if answer is not None:
+                self._server_frames([Outgoing(conn.conn_id, answer, answer.encode())])
+                return
+            self.server.coordinator.receive(conn.conn_id, send.text, self.server_now())
+            self._server_frames(self.server.pump(send.write_id))
 
         self._transmit(device, conn, "up", fields, arrive)
 
     def _server_frames(self, frames: list[Outgoing]) -> None:
         for out in frames:
-            conn = self.connections.get(out.conn_id)
-            if conn is None or not conn.open:
+            known = self.connections.get(out.conn_id)
+            if known is None or not known[1].server_open:
                 continue
-            device = self.devices[conn.device]
-            fields = self._frame_fields(out.frame, out.text)
+            device, conn = known
+            fields = frame_fields(out.text, None, out.frame)
             self._sent(None, conn, fields, user=conn.user)
 
             def arrive(
                 duplicate: bool,
-                device: SimDevice = device,
+                device: DeviceRuntime = device,
                 conn: Connection = conn,
                 out: Outgoing = out,
                 fields: dict[str, Any] = fields,
             ) -> None:
                 if self._arrived(device, conn, fields, duplicate, False):
-                    device.client.receive(out.text, self.device_now(device))
-                    self.pump(device)
+                    self.life.received(device, out.text)
 
             self._transmit(device, conn, "down", fields, arrive)
 
     # -- connections ------------------------------------------------------------------
 
-    def _refusal(self, device: SimDevice) -> str | None:
-        if not device.online:
-            return "network offline"
-        if device.blocked:
-            return "partition"
-        if not self.server.up:
+    def _refusal(self, device: DeviceRuntime) -> str | None:
+        refusal = device.refusal()
+        if refusal is None and not self.server.up:
             return "server down"
-        return None
+        return refusal
 
-    def _open(self, device: SimDevice) -> None:
-        device.conn_count += 1
-        conn_id = f"{device.name}:{device.conn_count}"
-        handshake = HANDSHAKE_RTTS * 2 * device.link.delay()
+    def open(self, device: DeviceRuntime, attempt: int) -> None:
+        wire = self.wires[device.name]
+        wire.conn_count += 1
+        conn_id = f"{device.name}:{wire.conn_count}"
+        handshake = HANDSHAKE_RTTS * 2 * wire.link.delay()
         wait = CONNECT_TIMEOUT if device.blocked else handshake
 
         def settle() -> None:
             refusal = self._refusal(device)
             if refusal is not None:
                 self.record(Kind.CONNECT_FAILED, device, conn=conn_id, reason=refusal)
-                device.client.connection_failed(self.device_now(device))
-            else:
-                conn = Connection(conn_id, device.name, device.user)
-                device.conn = conn
-                self.connections[conn_id] = conn
-                self.record(Kind.CONNECT, device, conn=conn_id)
-                self.server.coordinator.open(conn_id, device.user, self.server_now())
-                self._server_frames(self.server.pump())
-                device.client.connection_opened(self.device_now(device))
-            self.pump(device)
+                self.life.failed(device, attempt)
+                return
+            conn = Connection(conn_id, device.name, device.user, attempt)
+            wire.conns[attempt] = conn
+            self.connections[conn_id] = (device, conn)
+            self.record(Kind.CONNECT, device, conn=conn_id)
+            self.server.coordinator.open(conn_id, device.user, self.server_now())
+            self._server_frames(self.server.pump())
+            self.life.opened(device, attempt)
 
         self.later(wait, settle)
 
-    def drop(self, device: SimDevice, reason: str) -> None:
-        """End the device's connection; the client hears of it unless it closed it itself."""
-        conn = device.conn
-        if conn is None or not conn.open:
+    def close(self, device: DeviceRuntime, attempt: int) -> None:
+        conn = self.wires[device.name].conns.get(attempt)
+        if conn is not None and conn.open:
+            self._end(device, conn, "client closed")
+        # A handshake still in flight is discarded by the client when it answers.
+
+    def cut(self, device: DeviceRuntime, reason: str) -> None:
+        conn = self.current(device)
+        if conn is not None:
+            self._end(device, conn, reason)
+
+    def connected(self, device: DeviceRuntime) -> bool:
+        return self.current(device) is not None
+
+    def _end(self, device: DeviceRuntime, conn: Connection, reason: str) -> None:
+        """End a connection. A close by the client is graceful: the server hears of it once
+        what was sent before it has arrived. Any other end is abrupt at both ends; the client
+        hears of it."""
+        if not conn.open:
             return
         conn.open = False
-        device.conn = None
+        self.wires[device.name].conns.pop(conn.attempt, None)
         self.record(Kind.DISCONNECT, device, conn=conn.conn_id, reason=reason)
-        self.close_keepalive(conn)
-        self.server.coordinator.close(conn.conn_id)
-        if reason != "client closed":
-            device.client.connection_closed(self.device_now(device))
-            self.pump(device)
+        self.close_keepalive(device, conn)
+        if reason == "client closed":
+            link = self.wires[device.name].link
+            arrives = conn.in_order("up", self.env.now + link.path("up").delay(link.rng))
+            self.later(arrives - self.env.now, lambda: self._server_close(conn))
+            return
+        self._server_close(conn)
+        self.life.closed(device, conn.attempt)
 
-    def close_keepalive(self, conn: Connection) -> None:
+    def _server_close(self, conn: Connection) -> None:
+        if conn.server_open:
+            conn.server_open = False
+            self.server.coordinator.close(conn.conn_id)
+
+    def close_keepalive(self, device: DeviceRuntime, conn: Connection) -> None:
         """One row summing the connection's keep-alive frames (sent by either side)."""
         if conn.keepalive:
-            self.record(
-                Kind.KEEPALIVE, self.devices[conn.device], conn=conn.conn_id, detail=conn.keepalive
-            )
+            self.record(Kind.KEEPALIVE, device, conn=conn.conn_id, detail=conn.keepalive)
             conn.keepalive = {}
 
-    def _rest_pull(self, device: SimDevice) -> None:
+    def switch_server(self, up: bool) -> None:
+        if up:
+            self.server.come_back()
+            return
+        self.server.go_down()
+        for device, conn in list(self.connections.values()):
+            if conn.open:
+                self._end(device, conn, "server down")
+            self._server_close(conn)
+
+    def rest_pull(self, device: DeviceRuntime) -> None:
         """POST /api/sync/pull over the device's link: a request, then the answer."""
-        there, back = device.link.delay(), device.link.delay()
+        link = self.wires[device.name].link
+        there, back = link.delay(), link.delay()
 
         def answer() -> None:
             refusal = self._refusal(device)
             if refusal is not None:
                 self.record(Kind.REST, device, op="pull", reason=refusal)
-                device.client.rest_pull_done(None, self.device_now(device))
-                self.pump(device)
+                self.life.pulled(device, None)
                 return
             body = self.server.coordinator.rest_pull(device.user, self.server_now())
             size = len(json.dumps(body, separators=(",", ":")).encode("utf-8"))
@@ -348,86 +320,27 @@ class Simulation:
 
         self.later(there, answer)
 
-    def _rest_answered(self, device: SimDevice, body: dict[str, Any], size: int) -> None:
+    def _rest_answered(self, device: DeviceRuntime, body: dict[str, Any], size: int) -> None:
         items = len(body["entries"]) + len(body["pieces"])
         self.record(Kind.REST, device, op="pull", bytes=size, detail={"items": items})
-        device.client.rest_pull_done(body, self.device_now(device))
-        self.pump(device)
+        self.life.pulled(device, body)
 
-    # -- the scenario's timeline acts through these -----------------------------------
+    # -- the whole run ----------------------------------------------------------------
 
-    def start(self, device: SimDevice) -> None:
-        device.joined = True
-        device.client.online = device.online
-        device.client.start(self.device_now(device))
-        self.pump(device)
-
-    def set_online(self, device: SimDevice, online: bool, *, nudge: bool = False) -> None:
-        """The device's network goes down or comes back (the browser's offline/online event);
-        `nudge` fires the online event even when it already was online."""
-        if device.online == online and not nudge:
-            return
-        if device.online != online:
-            device.online = online
-            self.record(Kind.NETWORK, device, op="online" if online else "offline")
-        if not device.joined:
-            return
-        if not online:
-            self.drop(device, "network offline")
-        device.client.network_changed(online, self.device_now(device))
-        self.pump(device)
-
-    def partition(self, device: SimDevice, directions: set[str], on: bool) -> None:
-        self.record(
-            Kind.PARTITION, device, op="start" if on else "end", reason=",".join(sorted(directions))
-        )
-        device.blocked = device.blocked | directions if on else device.blocked - directions
-        conn = device.conn
-        if on and directions == {"up", "down"} and conn is not None:
-            # Nothing gets through: the connection breaks once keep-alives go unanswered.
-            self.later(PARTITION_DETECT, lambda: self._break(device, conn))
-
-    def _break(self, device: SimDevice, conn: Connection) -> None:
-        if device.conn is conn and conn.open and device.blocked == {"up", "down"}:
-            self.drop(device, "partition")
-
-    def drop_connection(self, device: SimDevice) -> None:
-        self.drop(device, "connection dropped")
-
-    def reload(self, device: SimDevice, *, crash: bool = False) -> None:
-        if not device.joined:
-            return
-        self.record(
-            Kind.RELOAD,
-            device,
-            reason="crash" if crash else None,
-            detail={"queue_depth": len(device.client.queue)},
-        )
-        device.client.reload(self.device_now(device))
-        self.pump(device)
-
-    def arm_crash(self, device: SimDevice) -> None:
-        device.crash_pending = True
-
-    def wipe(self, device: SimDevice) -> None:
-        if not device.joined:
-            return
-        self.record(
-            Kind.WIPE,
-            device,
-            detail={"entries": len(device.client.entries), "pieces": len(device.client.pieces)},
-        )
-        device.client.wipe(self.device_now(device))
-        self.pump(device)
+    def _execute(self) -> Any:
+        for step in self.plan:
+            if step.t > self.env.now:
+                yield self.env.timeout(step.t - self.env.now)
+            self.life.apply(step)
 
     def run(self) -> History:
         from simulator.sim.preload import preload_all
-        from simulator.sim.timeline import schedule_all, snapshot_all
+        from simulator.sim.snapshot import snapshot_all
 
         scenario = self.loaded.scenario
-        self.history.add(Record(t=0.0, kind=Kind.META, detail=meta(self.loaded, "sim")))
+        self.life.meta(meta(self.loaded, "sim"))
         preload_all(self)
-        schedule_all(self)
+        self.env.process(self._execute())
         self.env.run(until=scenario.duration + scenario.settle)
         snapshot_all(self)
         return self.history

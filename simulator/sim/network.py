@@ -3,8 +3,9 @@
 A connection behaves like a WebSocket over TCP unless the scenario says otherwise: frames arrive
 in the order sent (a frame never overtakes the one before it, whatever the jitter), a frame
 waits for the link to be free when a bandwidth is set, and frames in flight when the connection
-drops are lost. Loss, duplication and reordering, per direction, model what broken proxies and
-middleboxes do to frames above TCP.
+drops are lost. A close by the device is graceful, as TCP's is: the close travels behind the
+frames already sent, so they still reach the server. Loss, duplication and reordering, per
+direction, model what broken proxies and middleboxes do to frames above TCP.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ class Connection:
     conn_id: str
     device: str
     user: str
-    open: bool = True
+    attempt: int = 0  # the client's connect attempt this connection answers
+    open: bool = True  # the device's end: frames arriving at a closed end are lost
+    server_open: bool = True  # the server's end, closed after the device's close arrives
     # Arrival time of the last frame scheduled in each direction, to keep TCP order.
     last_arrival: dict[str, float] = field(default_factory=lambda: {"up": 0.0, "down": 0.0})
     # When each direction's link is free again, when a bandwidth is set.

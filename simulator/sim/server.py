@@ -26,9 +26,6 @@ class SimServer:
     def go_down(self) -> None:
         self.up = False
         self.sim.record(Kind.SERVER_OUTAGE, None, op="down")
-        for conn in list(self.sim.connections.values()):
-            if conn.open:
-                self.sim.drop(self.sim.devices[conn.device], "server down")
 
     def come_back(self) -> None:
         self.up = True

@@ -27,6 +27,11 @@ class EntryWriter:
         self.catalogue = catalogue
         self.instrument = self.rng.choice(INSTRUMENTS)
 
+    def reseed(self, seed: int) -> None:
+        """Draw what comes next from `seed` alone: each user act has a seed of its own."""
+        self.rng.seed(seed)
+        self.fake.seed_instance(seed)
+
     def new_entry(self, now: float) -> dict[str, Any]:
         rng = self.rng
         pieces = rng.sample(self.catalogue, k=rng.randint(0, 2))

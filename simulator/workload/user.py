@@ -1,16 +1,23 @@
 """A person using one device: when they act (a Poisson process within active hours) and what
-they do (log, edit or delete an entry; add, change or remove a piece).
+they mean to do (log, edit or delete an entry; add, change or remove a piece).
 
-Both drivers use this, drawing from the same seeded stream in the same order, so a scenario
-run live and simulated has the same user doing the same things at the same scenario times.
+The plan is data, as Maelstrom's generators emit operations: `UserPlan.acts` yields
+`(time, UserAct)` pairs drawn from the scenario's seed alone, never from what a device holds.
+Each act carries a seed of its own; `perform` resolves it against the device when it happens
+(which entry to edit, what the new notes say), drawing only from that seed. So two profiles see
+the same user acting at the same moments with the same intent, and dropping one act (a
+shrinker's edit) changes no other act.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from simulator.protocol.client import DeviceClient
+from simulator.protocol.frames import ENTRY, PIECE
 from simulator.scenario.model import Workload
 from simulator.workload.entries import EntryWriter
 
@@ -23,13 +30,21 @@ def active(t: float, hours: tuple[int, int]) -> bool:
     return hours[0] <= hour < hours[1]
 
 
+@dataclass(frozen=True)
+class UserAct:
+    """What the user means to do: `op` (create, update, delete) on an item of `target`
+    (an entity type). An update or delete on a device that holds nothing creates instead."""
+
+    target: str
+    op: str
+    seed: int
+
+
 class UserPlan:
     def __init__(self, spec: Workload, seed: str) -> None:
         self.spec = spec
-        # Separate streams: when the user acts must not depend on what the device holds
-        # (which differs by profile), so the same seed gives the same moments everywhere.
         self.when = random.Random(f"{seed}:when")
-        self.rng = random.Random(f"{seed}:what")
+        self.what = random.Random(f"{seed}:what")
         rate = spec.entries_per_day + spec.pieces_per_day
         fraction = (spec.active_hours[1] - spec.active_hours[0]) / 24.0
         self.mean_gap = DAY * fraction / rate if rate > 0 else math.inf
@@ -47,34 +62,51 @@ class UserPlan:
             t += step
         return t
 
-    def act(self, client: DeviceClient, writer: EntryWriter, now: float) -> None:
-        """One action on the device, `now` being the device's clock reading."""
-        spec = self.spec
-        total = spec.entries_per_day + spec.pieces_per_day
-        if self.rng.random() * total < spec.entries_per_day:
-            self._on_entry(client, writer, now)
-        else:
-            self._on_piece(client, writer, now)
+    def acts(self, after: float, end: float) -> Iterator[tuple[float, UserAct]]:
+        """Every act from `after` until `end`, in order."""
+        t = self.next_time(after)
+        while t < end:
+            yield t, self.intent()
+            t = self.next_time(t)
 
-    def _on_entry(self, client: DeviceClient, writer: EntryWriter, now: float) -> None:
-        spec, rng = self.spec, self.rng
+    def intent(self) -> UserAct:
+        spec, rng = self.spec, self.what
+        total = spec.entries_per_day + spec.pieces_per_day
+        on_entry = rng.random() * total < spec.entries_per_day
         draw = rng.random()
+        if on_entry:
+            op = _op(draw, spec.delete_ratio, spec.update_ratio)
+        else:
+            op = _op(draw, spec.piece_remove_ratio, spec.piece_update_ratio)
+        return UserAct(ENTRY if on_entry else PIECE, op, rng.getrandbits(64))
+
+
+def _op(draw: float, delete_ratio: float, update_ratio: float) -> str:
+    if draw < delete_ratio:
+        return "delete"
+    return "update" if draw < delete_ratio + update_ratio else "create"
+
+
+def perform(
+    act: UserAct, client: DeviceClient, writer: EntryWriter, now: float, messy_ratio: float
+) -> None:
+    """Carry out one act on the device, `now` being the device's clock reading."""
+    rng = random.Random(act.seed)
+    writer.reseed(act.seed)
+    if act.target == ENTRY:
         existing = sorted(client.entries)
-        if existing and draw < spec.delete_ratio:
+        if existing and act.op == "delete":
             client.delete_entry(rng.choice(existing), now)
-        elif existing and draw < spec.delete_ratio + spec.update_ratio:
+        elif existing and act.op == "update":
             client.update_entry(rng.choice(existing), writer.edit(), now)
         else:
             client.create_entry(writer.new_entry(now), now)
-
-    def _on_piece(self, client: DeviceClient, writer: EntryWriter, now: float) -> None:
-        spec, rng = self.spec, self.rng
-        draw = rng.random()
-        existing = sorted(client.pieces)
-        if existing and draw < spec.piece_remove_ratio:
-            client.remove_piece(rng.choice(existing), now)
-        elif existing and draw < spec.piece_remove_ratio + spec.piece_update_ratio:
-            client.update_piece(rng.choice(existing), {"status": writer.status()}, now)
-        else:
-            title, composer, status = writer.piece(spec.messy_spelling_ratio)
-            client.add_piece(title, composer, status, now)
+        return
+    existing = sorted(client.pieces)
+    if existing and act.op == "delete":
+        client.remove_piece(rng.choice(existing), now)
+    elif existing and act.op == "update":
+        client.update_piece(rng.choice(existing), {"status": writer.status()}, now)
+    else:
+        title, composer, status = writer.piece(messy_ratio)
+        client.add_piece(title, composer, status, now)

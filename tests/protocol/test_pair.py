@@ -387,7 +387,7 @@ def test_reload_while_connected_asks_to_close_and_reopen():
     wire.connect(phone, T0)
     phone.reload(T0 + 5)
     outputs = actions(phone)
-    assert outputs == [CloseConnection(), OpenConnection()]
+    assert outputs == [CloseConnection(1), OpenConnection(2)]
     assert phone.state is ConnState.CONNECTING
     assert phone.next_deadline() is None  # no ping pending after a reload
 
@@ -701,7 +701,7 @@ def test_reconnect_backoff_doubles_five_times_then_waits_for_the_network():
     phone = make_client("phone")
     now = T0
     phone.start(now)
-    assert actions(phone) == [OpenConnection()]
+    assert actions(phone) == [OpenConnection(1)]
     deadlines = []
     for _ in range(5):
         phone.connection_failed(now)
@@ -712,7 +712,7 @@ def test_reconnect_backoff_doubles_five_times_then_waits_for_the_network():
         assert phone.drain() == []
         now = deadline
         phone.tick(now)
-        assert phone.drain() == [OpenConnection()]
+        assert phone.drain() == [OpenConnection(phone.attempt)]
         assert phone.state is ConnState.CONNECTING
     assert deadlines == [1.0, 2.0, 4.0, 8.0, 16.0]
 
@@ -722,7 +722,7 @@ def test_reconnect_backoff_doubles_five_times_then_waits_for_the_network():
     assert phone.drain() == []
 
     phone.network_changed(True, now + DAY)
-    assert phone.drain() == [OpenConnection()]
+    assert phone.drain() == [OpenConnection(7)]
     phone.connection_failed(now + DAY)
     assert phone.next_deadline() == now + DAY + 1
 

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from simulator.history import Kind
+from simulator.lifecycle.runtime import DeviceRuntime
 from simulator.protocol.client import Send
 from simulator.protocol.coordinator import Outgoing, validate
 from simulator.protocol.frames import MUTATIONS, Frame, FrameType, decode
 from simulator.protocol.timefmt import parse_iso_z
 from simulator.scenario.loader import load, load_text
-from simulator.sim.driver import SimDevice, Simulation
+from simulator.sim.driver import Simulation
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,9 +28,9 @@ class Wiretap(Simulation):
         self.device_frames: list[str] = []
         self.server_frames: list[str] = []
 
-    def _device_send(self, device: SimDevice, send: Send) -> None:
+    def send(self, device: DeviceRuntime, send: Send) -> None:
         self.device_frames.append(send.text)
-        super()._device_send(device, send)
+        super().send(device, send)
 
     def _server_frames(self, frames: list[Outgoing]) -> None:
         self.server_frames.extend(out.text for out in frames)

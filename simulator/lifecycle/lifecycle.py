@@ -1,0 +1,281 @@
+"""The device lifecycle: one implementation of what every plan step does, for both executors.
+
+An executor walks the plan and calls `apply(step)` when the step's time comes; it calls the
+input methods (`opened`, `failed`, `closed`, `received`, `pulled`, `tick`) when its transport
+has news for a client. After every input the lifecycle drains the client (`pump`): frames go
+to the transport, connection wishes become transport calls, observations become history rows,
+and the client's next deadline is handed to the transport to arm. So the only differences
+between a simulated and a live run are how time passes and how frames travel.
+
+A crash is armed by its step and happens at the device's next outbox drain: the frames before
+the halfway mark leave (and arrive, since the page's socket closes gracefully behind them),
+the rest never leave, then the page reloads.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+from simulator.history import History, Kind, Record
+from simulator.lifecycle.runtime import DeviceRuntime
+from simulator.lifecycle.transport import Transport
+from simulator.plan import actions as a
+from simulator.plan.actions import Step
+from simulator.protocol.events import (
+    ClientOutput,
+    CloseConnection,
+    OpenConnection,
+    QueueEvent,
+    RestPull,
+    Send,
+)
+from simulator.protocol.frames import Frame
+from simulator.recording import frame_fields, observe, row
+from simulator.scenario.loader import Loaded
+from simulator.workload.catalogue import build_catalogue
+from simulator.workload.user import UserAct, perform
+
+BOTH_WAYS = frozenset({"up", "down"})
+
+
+class Lifecycle:
+    def __init__(self, loaded: Loaded, transport: Transport, history: History) -> None:
+        scenario = loaded.scenario
+        self.loaded = loaded
+        self.transport = transport
+        self.history = history
+        self.start_epoch = scenario.start
+        catalogue = build_catalogue(random.Random(f"{scenario.seed}:catalogue"))
+        self.catalogue = catalogue
+        self.devices = {
+            spec.name: DeviceRuntime(spec, scenario.seed, loaded.profile, catalogue)
+            for spec in scenario.devices
+        }
+        self._hot: dict[tuple[int, int], str | None] = {}  # the entry each burst chose
+        self.applied: list[Step] = []
+
+    # -- time and recording -----------------------------------------------------------
+
+    def record(self, kind: Kind, device: DeviceRuntime | None = None, **fields: Any) -> int:
+        t = self.transport.now()
+        reading = None if device is None else device.clock.read(t)
+        return self.history.add(row(t, kind, device, reading, **fields))
+
+    def meta(self, detail: dict[str, Any]) -> None:
+        self.history.add(Record(t=0.0, kind=Kind.META, detail=detail))
+
+    def device_now(self, device: DeviceRuntime) -> float:
+        """The device's clock reading as epoch seconds: the `now` its client is given."""
+        return self.start_epoch + device.clock.read(self.transport.now())
+
+    def server_now(self) -> float:
+        return self.start_epoch + self.transport.now()
+
+    # -- plan steps -------------------------------------------------------------------
+
+    def apply(self, step: Step) -> None:
+        self.applied.append(step)
+        device = None if step.device is None else self.devices[step.device]
+        _STEPS[type(step.action)](self, device, step.action)
+
+    def _start(self, device: DeviceRuntime, _: a.Start) -> None:
+        device.joined = True
+        device.client.online = device.online
+        device.client.start(self.device_now(device))
+        self.pump(device)
+
+    def _set_online(self, device: DeviceRuntime, step: a.SetOnline) -> None:
+        """The browser's offline/online event; `nudge` fires it even when already online."""
+        online = step.online
+        if device.online == online and not step.nudge:
+            return
+        if device.online != online:
+            device.online = online
+            self.record(Kind.NETWORK, device, op="online" if online else "offline")
+        if not device.joined:
+            return
+        if not online:
+            self.transport.cut(device, "network offline")
+        device.client.network_changed(online, self.device_now(device))
+        self.pump(device)
+
+    def _partition(self, device: DeviceRuntime, step: a.Partition) -> None:
+        self.record(
+            Kind.PARTITION,
+            device,
+            op="start" if step.on else "end",
+            reason=",".join(sorted(step.directions)),
+        )
+        blocked = device.blocked
+        device.blocked = blocked | step.directions if step.on else blocked - step.directions
+
+    def _break(self, device: DeviceRuntime, _: a.BreakIfPartitioned) -> None:
+        if device.blocked == BOTH_WAYS and self.transport.connected(device):
+            self.transport.cut(device, "partition")
+
+    def _drop(self, device: DeviceRuntime, _: a.Drop) -> None:
+        self.transport.cut(device, "connection dropped")
+
+    def _reload(self, device: DeviceRuntime, _: a.Reload) -> None:
+        self.reload(device)
+
+    def reload(self, device: DeviceRuntime, *, crash: bool = False) -> None:
+        if not device.joined:
+            return
+        self.record(
+            Kind.RELOAD,
+            device,
+            reason="crash" if crash else None,
+            detail={"queue_depth": len(device.client.queue)},
+        )
+        device.client.reload(self.device_now(device))
+        self.pump(device)
+
+    def _arm_crash(self, device: DeviceRuntime, _: a.ArmCrash) -> None:
+        device.crash_pending = True
+
+    def _wipe(self, device: DeviceRuntime, _: a.Wipe) -> None:
+        if not device.joined:
+            return
+        client = device.client
+        self.record(
+            Kind.WIPE,
+            device,
+            detail={"entries": len(client.entries), "pieces": len(client.pieces)},
+        )
+        client.wipe(self.device_now(device))
+        self.pump(device)
+
+    def _act(self, device: DeviceRuntime, act: UserAct) -> None:
+        if not device.joined:
+            return
+        messy = device.spec.workload.messy_spelling_ratio
+        perform(act, device.client, device.writer, self.device_now(device), messy)
+        self.pump(device)
+
+    def _hot_burst(self, _: None, step: a.HotBurst) -> None:
+        joined = [self.devices[n] for n in step.devices if self.devices[n].joined]
+        self._hot[(step.index, step.number)] = None
+        if len(joined) < 2:
+            return
+        shared = set.intersection(*(set(d.client.entries) for d in joined))
+        if shared:
+            choice = random.Random(step.seed).choice(sorted(shared))
+            self._hot[(step.index, step.number)] = choice
+            return
+        first = joined[0]
+        now = self.device_now(first)
+        first.writer.reseed(step.seed)
+        first.client.create_entry(first.writer.new_entry(now), now)
+        self.pump(first)
+
+    def _hot_edit(self, device: DeviceRuntime, step: a.HotEdit) -> None:
+        entry_id = self._hot.get((step.index, step.number))
+        if entry_id is None or not device.joined or entry_id not in device.client.entries:
+            return
+        device.writer.reseed(step.seed)
+        device.client.update_entry(entry_id, device.writer.edit(), self.device_now(device))
+        self.pump(device)
+
+    def _server(self, _: None, step: a.ServerDown | a.ServerUp) -> None:
+        self.transport.switch_server(isinstance(step, a.ServerUp))
+
+    def _intercept(self, device: DeviceRuntime, step: a.Intercept) -> None:
+        device.interceptor, device.intercepted = step.interceptor, 0
+
+    # -- what the client wants --------------------------------------------------------
+
+    def pump(self, device: DeviceRuntime) -> None:
+        outputs = device.client.drain()
+        if device.crash_pending and any(
+            isinstance(o, QueueEvent) and o.op == "send" for o in outputs
+        ):
+            self._crash(device, outputs)
+            return
+        for output in outputs:
+            self._output(device, output)
+        self.transport.arm(device, device.client.next_deadline())
+
+    def _output(self, device: DeviceRuntime, output: ClientOutput) -> None:
+        if isinstance(output, Send):
+            self.transport.send(device, output)
+        elif isinstance(output, OpenConnection):
+            self.transport.open(device, output.attempt)
+        elif isinstance(output, CloseConnection):
+            self.transport.close(device, output.attempt)
+        elif isinstance(output, RestPull):
+            self.transport.rest_pull(device)
+        else:
+            observe(self, device, output)
+
+    def _crash(self, device: DeviceRuntime, outputs: list[ClientOutput]) -> None:
+        """The page dies halfway through draining its outbox: later frames never leave."""
+        device.crash_pending = False
+        sends = [i for i, o in enumerate(outputs) if isinstance(o, Send)]
+        cut = sends[len(sends) // 2] if sends else len(outputs)
+        for index, output in enumerate(outputs):
+            if index >= cut and isinstance(output, Send):
+                fields = frame_fields(output.text, output.write_id, output.frame)
+                self.record(Kind.FRAME_LOST, device, **{**fields, "reason": "crash"})
+            else:
+                self._output(device, output)
+        self.record(
+            Kind.CRASH,
+            device,
+            detail={"sent": len(sends) // 2, "unsent": len(sends) - len(sends) // 2},
+        )
+        self.reload(device, crash=True)
+
+    # -- news from the transport ------------------------------------------------------
+
+    def tick(self, device: DeviceRuntime) -> None:
+        device.client.tick(self.device_now(device))
+        self.pump(device)
+
+    def opened(self, device: DeviceRuntime, attempt: int) -> None:
+        device.client.connection_opened(self.device_now(device), attempt)
+        self.pump(device)
+
+    def failed(self, device: DeviceRuntime, attempt: int) -> None:
+        device.client.connection_failed(self.device_now(device), attempt)
+        self.pump(device)
+
+    def closed(self, device: DeviceRuntime, attempt: int) -> None:
+        device.client.connection_closed(self.device_now(device), attempt)
+        self.pump(device)
+
+    def received(self, device: DeviceRuntime, text: str | bytes) -> None:
+        device.client.receive(text, self.device_now(device))
+        self.pump(device)
+
+    def pulled(self, device: DeviceRuntime, body: dict[str, Any] | None) -> None:
+        device.client.rest_pull_done(body, self.device_now(device))
+        self.pump(device)
+
+    def intercept(self, device: DeviceRuntime, frame: Frame) -> Frame | None:
+        """The answer the device's interceptor gives in the server's place, if any."""
+        interceptor = device.interceptor
+        if interceptor is None or not interceptor.counts(frame):
+            return None
+        device.intercepted += 1
+        return interceptor.answer(frame, device.intercepted, self.server_now())
+
+
+_STEPS: dict[type, Callable[[Lifecycle, Any, Any], None]] = {
+    a.Start: Lifecycle._start,
+    a.SetOnline: Lifecycle._set_online,
+    a.Partition: Lifecycle._partition,
+    a.BreakIfPartitioned: Lifecycle._break,
+    a.Drop: Lifecycle._drop,
+    a.Reload: Lifecycle._reload,
+    a.ArmCrash: Lifecycle._arm_crash,
+    a.Wipe: Lifecycle._wipe,
+    UserAct: Lifecycle._act,
+    a.HotBurst: Lifecycle._hot_burst,
+    a.HotEdit: Lifecycle._hot_edit,
+    a.ServerDown: Lifecycle._server,
+    a.ServerUp: Lifecycle._server,
+    a.Intercept: Lifecycle._intercept,
+}

@@ -1,0 +1,162 @@
+"""What a plan is made of: steps, each an action at a scenario time, on a device or on the world.
+
+Actions are frozen data. They say what happens, never how: the shared device lifecycle
+(`simulator.lifecycle`) carries each one out, and the executors (simpy, asyncio) only decide
+when "now" is and how frames travel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from simulator.protocol.frames import Frame
+from simulator.workload.user import UserAct
+
+__all__ = [
+    "Action",
+    "ArmCrash",
+    "BreakIfPartitioned",
+    "Drop",
+    "HotBurst",
+    "HotEdit",
+    "Intercept",
+    "Interceptor",
+    "Partition",
+    "Reload",
+    "ServerDown",
+    "ServerUp",
+    "SetOnline",
+    "Start",
+    "Step",
+    "UserAct",
+    "Wipe",
+]
+
+
+@dataclass(frozen=True)
+class Start:
+    """The device's page loads for the first time (a device joining)."""
+
+
+@dataclass(frozen=True)
+class SetOnline:
+    """The network goes down or comes back; `nudge` fires the browser's online event even
+    when it already was online (the settle phase)."""
+
+    online: bool
+    nudge: bool = False
+
+
+@dataclass(frozen=True)
+class Partition:
+    """The device cannot reach the server in `directions` (up, down) from now (`on`) or no
+    longer."""
+
+    directions: frozenset[str]
+    on: bool
+
+
+@dataclass(frozen=True)
+class BreakIfPartitioned:
+    """Keep-alives went unanswered: an open connection still cut both ways breaks."""
+
+
+@dataclass(frozen=True)
+class Drop:
+    """The connection is cut (a tunnel, a NAT timeout)."""
+
+
+@dataclass(frozen=True)
+class Reload:
+    """The page reloads: memory lost, localStorage kept."""
+
+
+@dataclass(frozen=True)
+class ArmCrash:
+    """From now on, the page crashes halfway through its next outbox drain, then reloads."""
+
+
+@dataclass(frozen=True)
+class Wipe:
+    """Storage wiped or the app reinstalled."""
+
+
+@dataclass(frozen=True)
+class HotBurst:
+    """Burst `number` of hot item `index`: the devices choose one entry they all hold (or the
+    first creates one, when they share none yet)."""
+
+    index: int
+    number: int
+    devices: tuple[str, ...]
+    seed: int
+
+
+@dataclass(frozen=True)
+class HotEdit:
+    """The device edits the entry its burst chose, if it holds it."""
+
+    index: int
+    number: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class ServerDown:
+    """The server stops (its store is kept)."""
+
+
+@dataclass(frozen=True)
+class ServerUp:
+    """The server starts again."""
+
+
+class Interceptor(Protocol):
+    """Something at the server's end of a device's link that answers some frames in the
+    server's place (a fault: a server refusing writes, a gateway). Frozen data: the lifecycle
+    keeps the count of the frames it has counted so far."""
+
+    def counts(self, frame: Frame) -> bool:
+        """Whether this frame is one of those it counts."""
+        ...
+
+    def answer(self, frame: Frame, count: int, now: float) -> Frame | None:
+        """The frame to send back instead of passing `frame` on (the `count`-th counted),
+        or None to let it through. `now` is the server's time."""
+        ...
+
+
+@dataclass(frozen=True)
+class Intercept:
+    """Put an interceptor on the device's link, or take it away (None)."""
+
+    interceptor: Interceptor | None
+
+
+Action = (
+    Start
+    | SetOnline
+    | Partition
+    | BreakIfPartitioned
+    | Drop
+    | Reload
+    | ArmCrash
+    | Wipe
+    | UserAct
+    | HotBurst
+    | HotEdit
+    | ServerDown
+    | ServerUp
+    | Intercept
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One action at scenario time `t` (seconds from the start), on `device` (None: the
+    world, such as the server or a group of devices)."""
+
+    t: float
+    device: str | None
+    action: Action

@@ -1,0 +1,111 @@
+"""A scenario compiled once into its plan: every step, in time order.
+
+The plan holds the device timelines (joining, offline windows, reloads, crashes, wipes, drops
+at given times and at random), the user's acts, the faults (through their registry), the hot
+items' bursts, and the settle phase's online event. Every random choice here comes from the
+scenario seed, each purpose with a stream of its own, and nothing here looks at a device's
+state: the same scenario and seed give the same plan, whichever executor runs it.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from simulator.plan.actions import (
+    Action,
+    ArmCrash,
+    Drop,
+    HotBurst,
+    HotEdit,
+    Reload,
+    SetOnline,
+    Start,
+    Step,
+    Wipe,
+)
+from simulator.plan.faults import compile_fault
+from simulator.scenario.model import Device, HotItem, Scenario
+from simulator.workload.user import UserPlan
+
+DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...]
+    end: float  # when users stop acting and the settle phase begins
+    settle: float
+
+    def __iter__(self) -> Iterator[Step]:
+        return iter(self.steps)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+def compile_plan(scenario: Scenario) -> Plan:
+    end = scenario.duration
+    steps: list[Step] = []
+    for device in scenario.devices:
+        steps += _device(scenario.seed, device, end)
+    for fault in scenario.faults:
+        steps += compile_fault(fault, end)
+    for index, hot in enumerate(scenario.hot_items):
+        steps += _hot_item(scenario.seed, index, hot, end)
+    # Settle: every device is online and hears the browser's online event, so whatever can
+    # converge does.
+    steps += [Step(end, d.name, SetOnline(True, nudge=True)) for d in scenario.devices]
+    # A stable sort: steps at one time keep the order written above.
+    steps.sort(key=lambda step: step.t)
+    return Plan(tuple(steps), end, scenario.settle)
+
+
+def _device(seed: int, spec: Device, end: float) -> Iterator[Step]:
+    name = spec.name
+    yield Step(spec.joins, name, Start())
+    for window in spec.offline:
+        if window.start < end:
+            yield Step(window.start, name, SetOnline(False))
+            yield Step(min(window.end, end), name, SetOnline(True))
+    timed: list[tuple[float, Action]] = [
+        *((at, Reload()) for at in spec.reloads),
+        *((at, ArmCrash()) for at in spec.crashes),
+        *((at, Wipe()) for at in spec.wipes),
+        *((at, Drop()) for at in spec.link.drops.at),
+    ]
+    for at, action in timed:
+        if 0 <= at < end:
+            yield Step(at, name, action)
+    yield from _random_drops(seed, spec, end)
+    user = UserPlan(spec.workload, f"{seed}:{name}:user")
+    for t, act in user.acts(spec.joins, end):
+        yield Step(t, name, act)
+
+
+def _random_drops(seed: int, spec: Device, end: float) -> Iterator[Step]:
+    if spec.link.drops.per_day <= 0:
+        return
+    rng = random.Random(f"{seed}:{spec.name}:drops")
+    mean_gap = DAY / spec.link.drops.per_day
+    t = 0.0
+    while True:
+        t += -mean_gap * math.log(1.0 - rng.random())
+        if t >= end:
+            return
+        yield Step(t, spec.name, Drop())
+
+
+def _hot_item(seed: int, index: int, hot: HotItem, end: float) -> Iterator[Step]:
+    """Every `every`, each listed device edits one entry they all hold, within `within`."""
+    rng = random.Random(f"{seed}:hot:{index}")
+    number, t = 0, hot.every
+    while t < end:
+        yield Step(t, None, HotBurst(index, number, hot.devices, rng.getrandbits(64)))
+        for name in hot.devices:
+            offset = rng.uniform(0, hot.within)
+            yield Step(t + offset, name, HotEdit(index, number, rng.getrandbits(64)))
+        number += 1
+        t += hot.every
