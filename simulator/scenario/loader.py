@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -20,6 +20,7 @@ from simulator.checker import expectations
 from simulator.checker.expectations import BadExpectation, Expectation
 from simulator.errors import ScenarioError
 from simulator.protocol.profile import PROFILES, Profile, UnknownProfile, resolve
+from simulator.scenario import model
 from simulator.scenario.model import Scenario
 
 Path_ = tuple[str | int, ...]
@@ -88,17 +89,12 @@ def _message(error: Any, path: Path_) -> str:
 # pydantic puts the tag of a discriminated union in an error's location; a person wants the
 # field path as written in the file.
 _UNION_TAGS = frozenset(
-    {
-        "partition",
-        "server_outage",
-        "flap",
-        "constant",
-        "uniform",
-        "normal",
-        "lognormal",
-        "sim",
-        "live",
-    }
+    tag
+    for union in (model.Fault, model.Distribution, model.Server)
+    for member in get_args(get_args(union)[0])
+    for field in ("kind", "dist")
+    if field in member.model_fields
+    for tag in get_args(member.model_fields[field].annotation)
 )
 
 
