@@ -9,16 +9,19 @@ executes cannot exist; the executors never see a fault, only the steps it became
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, get_args
 
 from simulator.plan.actions import (
     BreakIfPartitioned,
+    Intercept,
     Partition,
     ServerDown,
     ServerUp,
     SetOnline,
     Step,
 )
+from simulator.protocol.frames import MUTATIONS, Frame, FrameType
 from simulator.scenario import model
 
 PARTITION_DETECT = 30.0  # an open connection into a partition breaks after this long
@@ -53,10 +56,33 @@ def _flap(fault: model.Flap, end: float) -> Iterator[Step]:
         at += fault.period
 
 
+@dataclass(frozen=True)
+class EveryNth:
+    """Answers ERROR to every `every`-th mutation in the server's place; the rest pass."""
+
+    every: int
+    error: str
+
+    def counts(self, frame: Frame) -> bool:
+        return frame.type in MUTATIONS
+
+    def answer(self, frame: Frame, count: int, now: float) -> Frame | None:
+        if count % self.every:
+            return None
+        return Frame.make(FrameType.ERROR, now, error=self.error)
+
+
+def _error_every(fault: model.ErrorEvery, end: float) -> Iterator[Step]:
+    for name in fault.devices:
+        yield Step(fault.start, name, Intercept(EveryNth(fault.every, fault.error)))
+        yield Step(min(fault.end, end), name, Intercept(None))
+
+
 FAULTS: dict[type, Compiler] = {
     model.Partition: _partition,
     model.ServerOutage: _server_outage,
     model.Flap: _flap,
+    model.ErrorEvery: _error_every,
 }
 
 _MODELS = set(get_args(get_args(model.Fault)[0]))

@@ -186,7 +186,17 @@ class Flap(Window):
         return self
 
 
-Fault = Annotated[Partition | ServerOutage | Flap, Field(discriminator="kind")]
+class ErrorEvery(Window):
+    """The server answers ERROR, in place of storing it, to every `every`-th mutation each
+    device sends (counted per device from `from`)."""
+
+    kind: Literal["error_every"]
+    devices: tuple[str, ...] = Field(min_length=1)
+    every: int = Field(ge=1, le=1_000_000)
+    error: str = Field(default="refused by fault: error_every", min_length=1, max_length=200)
+
+
+Fault = Annotated[Partition | ServerOutage | Flap | ErrorEvery, Field(discriminator="kind")]
 
 
 class HotItem(Strict):

@@ -249,3 +249,37 @@ def test_the_proxy_closes_with_1009_on_an_oversized_frame(served: Served, tmp_pa
         reason="1009 message too big",
     )
     assert not rows(history, Kind.DISCONNECT, device="laptop", reason="1009 message too big")
+
+
+REFUSING = """
+name: live_refusing
+seed: 4
+duration: 1d
+settle: 10m
+profile: proposed
+server: {{kind: live, url: "{ws}", rest_url: "{rest}", time_scale: 4000, timeout: 5s}}
+devices:
+  - name: phone
+    workload: {{entries_per_day: 40, pieces_per_day: 0, active_hours: [0, 24]}}
+  - name: laptop
+    workload: {{entries_per_day: 0, pieces_per_day: 0}}
+faults:
+  - {{kind: error_every, devices: [phone], every: 4, from: 0s, to: 1d}}
+"""
+
+
+def test_error_every_answers_in_the_servers_place_live(served: Served, tmp_path: Path) -> None:
+    scenario = tmp_path / "live_refusing.yaml"
+    scenario.write_text(REFUSING.format(ws=served.ws_url, rest=served.rest_url))
+    done = syncsim("run", str(scenario), "--out", str(tmp_path / "out"))
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    history = History.load(tmp_path / "out" / "history.jsonl")
+    mutations = [
+        r
+        for r in rows(history, Kind.FRAME_SENT, device="phone")
+        if r.frame_type in {"ENTRY_CREATED", "ENTRY_UPDATED", "ENTRY_DELETED"}  # type: ignore[attr-defined]
+    ]
+    errors = rows(history, Kind.FRAME_RECV, device="phone", frame_type="ERROR")
+    assert len(mutations) > 8
+    assert len(errors) == len(mutations) // 4
+    assert not rows(history, Kind.FRAME_RECV, device="laptop", frame_type="ERROR")

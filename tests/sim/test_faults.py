@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from simulator.history import SERVER, History, Kind, Record
+from simulator.protocol.frames import MUTATIONS
 from simulator.scenario.loader import load_text
 from simulator.sim.driver import Simulation
 
@@ -266,3 +267,24 @@ def test_hot_items_are_edited_on_several_devices_within_seconds() -> None:
     assert bursts
     times = sorted(r.t for r in bursts[0])[:3]
     assert times[-1] - times[0] <= 3.0
+
+
+MUTATION_TYPES = {t.value for t in MUTATIONS}
+
+
+def test_error_every_refuses_every_nth_mutation_in_the_servers_place() -> None:
+    history = simulate(
+        f"  - {{name: a, {BUSY}}}\n  - {{name: b}}",
+        extra="faults:\n  - {kind: error_every, devices: [a], every: 3, from: 0s, to: 12h}",
+    )
+    conns_of_a = {r.conn for r in history if r.device == "a" and r.conn}
+    arrived = [
+        r
+        for r in rows(history, Kind.FRAME_RECV, device=SERVER)
+        if r.frame_type in MUTATION_TYPES and r.t < 12 * 3600 and r.conn in conns_of_a
+    ]
+    errors = [r for r in rows(history, Kind.FRAME_RECV, device="a") if r.frame_type == "ERROR"]
+    assert len(arrived) > 30
+    assert len(errors) == len(arrived) // 3
+    assert all(r.t < 12 * 3600 + 60 for r in errors)  # the fault ends at `to`
+    assert not rows(history, Kind.FRAME_RECV, device="b", frame_type="ERROR")
