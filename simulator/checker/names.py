@@ -6,6 +6,7 @@ nothing looked. Each metric has a unit, which says how its bound is written in Y
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -25,6 +26,72 @@ class Unit(StrEnum):
     COUNT = "count"
     BYTES = "bytes"
     SECONDS = "seconds"
+
+
+@dataclass(frozen=True)
+class AnomalyInfo:
+    """What the report says about an anomaly: its one-line meaning, its colour in plots, and
+    the unit its count is in (an expectation bounds the number of findings)."""
+
+    meaning: str
+    colour: str
+    unit: Unit = Unit.COUNT
+
+
+# The anomaly registry: checker, HTML and plots take meaning and colour from here, in this
+# order. A new anomaly is an entry here and in `Anomaly`, plus the check that finds it.
+ANOMALIES: dict[Anomaly, AnomalyInfo] = {
+    Anomaly.LOST_WRITE: AnomalyInfo(
+        "the last write of an item is not in the server's final state, "
+        "and nothing later superseded it",
+        "#c0392b",
+    ),
+    Anomaly.LWW_VIOLATION: AnomalyInfo(
+        "the server ended with an older value, by the profile's own rule, "
+        "although the newer write reached it",
+        "#8e44ad",
+    ),
+    Anomaly.LOST_UPDATE: AnomalyInfo(
+        "a write made later in true time lost to an earlier one, because "
+        "the earlier device's clock stamped a later updatedAt",
+        "#d35400",
+    ),
+    Anomaly.DIVERGENCE: AnomalyInfo(
+        "after settling, a device holds a different value than the server, "
+        "or an item the server does not have live",
+        "#2c3e50",
+    ),
+    Anomaly.MISSING_HISTORY: AnomalyInfo(
+        "after settling, a device lacks an item the server has live", "#16a085"
+    ),
+    Anomaly.RESURRECTION: AnomalyInfo(
+        "an item whose last write was a delete is live at the end", "#7f8c8d"
+    ),
+    Anomaly.DUPLICATE: AnomalyInfo(
+        "two live items for one logical item, or one write applied twice", "#b7950b"
+    ),
+    Anomaly.LEAK: AnomalyInfo("a device received an item that belongs to another user", "#1f618d"),
+    Anomaly.PAYLOAD: AnomalyInfo("a frame larger than limits.max_frame_bytes", "#e84393"),
+}
+if set(ANOMALIES) != set(Anomaly):  # pragma: no cover - a registry out of step fails at import
+    raise ImportError(f"anomaly registry and Anomaly differ: {set(ANOMALIES) ^ set(Anomaly)}")
+
+UNKNOWN_COLOUR = "#555555"  # an anomaly this version does not know (a newer report compared)
+
+
+def anomaly_info(name: str) -> AnomalyInfo:
+    """The registry entry of an anomaly by name; a name this version does not know gets a
+    neutral entry, so a report from another version still renders."""
+    try:
+        return ANOMALIES[Anomaly(name)]
+    except ValueError:
+        return AnomalyInfo("", UNKNOWN_COLOUR)
+
+
+def anomaly_order(names: set[str] | frozenset[str]) -> list[str]:
+    """Names in registry order, unknown ones after, alphabetically."""
+    known = [a.value for a in ANOMALIES if a.value in names]
+    return known + sorted(set(names) - set(known))
 
 
 METRICS: dict[str, tuple[Unit, str]] = {

@@ -15,7 +15,7 @@ from html import escape
 import yaml
 
 from simulator.checker.findings import Finding, WriteRef
-from simulator.checker.names import METRICS, Anomaly
+from simulator.checker.names import METRICS, anomaly_info
 from simulator.history import Record
 from simulator.report import fmt
 from simulator.report.plots import Plot
@@ -26,23 +26,6 @@ from simulator.scenario.units import format_duration
 MAX_FINDINGS_SHOWN = 200
 MAX_ROWS_SHOWN = 12
 FOLD_OVER = 8  # an anomaly with more findings than this starts folded
-
-# What each anomaly means, in one line, for the heading of its evidence table.
-ANOMALY_MEANING = {
-    Anomaly.LOST_WRITE.value: "the last write of an item is not in the server's final state, "
-    "and nothing later superseded it",
-    Anomaly.LWW_VIOLATION.value: "the server ended with an older value, by the profile's own "
-    "rule, although the newer write reached it",
-    Anomaly.LOST_UPDATE.value: "a write made later in true time lost to an earlier one, because "
-    "the earlier device's clock stamped a later updatedAt",
-    Anomaly.DIVERGENCE.value: "after settling, a device holds a different value than the "
-    "server, or an item the server does not have live",
-    Anomaly.MISSING_HISTORY.value: "after settling, a device lacks an item the server has live",
-    Anomaly.RESURRECTION.value: "an item whose last write was a delete is live at the end",
-    Anomaly.DUPLICATE.value: "two live items for one logical item, or one write applied twice",
-    Anomaly.LEAK.value: "a device received an item that belongs to another user",
-    Anomaly.PAYLOAD.value: "a frame larger than limits.max_frame_bytes",
-}
 
 STYLE = """
 :root{--pass:#1e7b34;--pass-bg:#e6f4ea;--fail:#b3261e;--fail-bg:#fce8e6;--line:#d9dce1;
@@ -283,7 +266,7 @@ def _findings(run: Run, clock: _Clock) -> str:
         sections.append(
             f"<details{opened}><summary><h3 id='anomaly-{escape(kind)}'>{escape(kind)} "
             f"({len(found)})</h3> <span class='meaning'>"
-            f"{escape(ANOMALY_MEANING.get(kind, ''))}</span></summary>"
+            f"{escape(anomaly_info(kind).meaning)}</span></summary>"
             f"{_table(head, (_finding_row(f, clock, records) for f in shown), 'evidence')}{more}"
             "</details>"
         )

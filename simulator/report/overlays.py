@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from simulator.checker import series
-from simulator.checker.names import Anomaly
+from simulator.checker.names import Anomaly, anomaly_order
 from simulator.checker.view import View
 from simulator.report.plots import (
     LAG_FLOOR,
@@ -114,9 +114,7 @@ def overlay_lag_cdf(sides: Sequence[SideSeries]) -> Figure | None:
 
 
 def overlay_anomalies(sides: Sequence[SideSeries]) -> Figure:
-    known = [a.value for a in Anomaly]
-    extra = sorted({n for s in sides for n in s.anomalies} - set(known))
-    names = known + extra
+    names = anomaly_order({a.value for a in Anomaly} | {n for s in sides for n in s.anomalies})
     figure = Figure(figsize=(11, 0.9 + 0.42 * len(names)))
     axes = figure.add_subplot()
     height = 0.8 / max(len(sides), 1)

@@ -22,30 +22,13 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from simulator.checker import series
 from simulator.checker.findings import Finding
-from simulator.checker.names import Anomaly
+from simulator.checker.names import Anomaly, anomaly_info, anomaly_order
 from simulator.checker.view import View
 from simulator.history import SERVER, Kind
 
 DAY = 86_400.0
 HOUR = 3_600.0
 _OP_COLOURS = {"create": "#2a7ab0", "update": "#e08a1e", "delete": "#444444"}
-_ANOMALY_COLOURS = dict(
-    zip(
-        [a.value for a in Anomaly],
-        [
-            "#c0392b",
-            "#8e44ad",
-            "#d35400",
-            "#2c3e50",
-            "#16a085",
-            "#7f8c8d",
-            "#b7950b",
-            "#1f618d",
-            "#e84393",
-        ],
-        strict=True,
-    )
-)
 _OFFLINE = "#f4c7c3"
 _CONNECTED = "#3c9a5f"
 _PARTITION = "#e67e22"
@@ -297,7 +280,7 @@ def _anomaly_marks(
     axes: Axes, marks: Sequence[tuple[str, str, float, bool]], rows: Sequence[str], scale: float
 ) -> None:
     index = {device: y for y, device in enumerate(rows)}
-    kinds = sorted({anomaly for _, anomaly, _, _ in marks}, key=list(_ANOMALY_COLOURS).index)
+    kinds = anomaly_order({anomaly for _, anomaly, _, _ in marks})
     offsets = {k: (i - (len(kinds) - 1) / 2) * 0.12 for i, k in enumerate(kinds)}
     for anomaly in kinds:
         for at_end in (False, True):
@@ -314,7 +297,7 @@ def _anomaly_marks(
                 y,
                 marker="X" if at_end else "x",
                 s=70 if at_end else 60,
-                color=_ANOMALY_COLOURS[anomaly],
+                color=anomaly_info(anomaly).colour,
                 linewidths=2,
                 zorder=5,
                 label=f"{anomaly} (found in final snapshot)" if at_end else anomaly,
@@ -495,7 +478,7 @@ def _seconds_label(value: float) -> str:
 
 def anomalies(findings: Sequence[Finding]) -> Figure:
     causes = series.anomaly_causes(findings)
-    names = [a.value for a in Anomaly]
+    names = anomaly_order({a.value for a in Anomaly} | set(causes))
     every_cause = sorted({c for by in causes.values() for c in by})
     palette = matplotlib.colormaps["tab10"]
     figure = Figure(figsize=(11, 0.9 + 0.38 * len(names)))

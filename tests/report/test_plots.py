@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import xml.etree.ElementTree as ET
+from enum import StrEnum
 
 import numpy as np
 import pytest
@@ -12,6 +13,8 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 from simulator.checker import series
+from simulator.checker.findings import Finding
+from simulator.checker.names import ANOMALIES, UNKNOWN_COLOUR, Anomaly, anomaly_info
 from simulator.checker.view import View
 from simulator.report import plots
 from simulator.runner import Run, run
@@ -216,3 +219,31 @@ def test_anomaly_causes_count_every_finding(eventful: tuple[Run, dict[str, bytes
     assert {k: sum(v.values()) for k, v in causes.items()} == {
         k: v for k, v in result.result.counts.items() if v
     }
+
+
+class _Newer(StrEnum):
+    """An anomaly this version's registry does not hold (a tenth one, or a newer report's)."""
+
+    CLOCK_SKEW = "clock_skew"
+
+
+def test_an_anomaly_the_registry_lacks_still_draws(
+    eventful: tuple[Run, dict[str, bytes]],
+) -> None:
+    result, _ = eventful
+    stranger = Finding(_Newer.CLOCK_SKEW, "a clock ran backwards", devices=("phone",), t=3600.0)  # type: ignore[arg-type]
+    findings = [*result.result.findings, stranger]
+    bars = plots.anomalies(findings)
+    labels = [t.get_text() for t in bars.axes[0].get_yticklabels()]
+    assert labels[-1] == "clock_skew" and labels[: len(ANOMALIES)] == [a.value for a in ANOMALIES]
+    timeline = plots.timeline(View(result.history), findings)
+    legend = timeline.axes[0].get_legend()
+    assert legend is not None and "clock_skew" in [t.get_text() for t in legend.get_texts()]
+
+
+def test_every_anomaly_has_its_own_colour_and_meaning() -> None:
+    assert set(ANOMALIES) == set(Anomaly)
+    colours = [info.colour for info in ANOMALIES.values()]
+    assert len(set(colours)) == len(colours) and UNKNOWN_COLOUR not in colours
+    assert all(info.meaning for info in ANOMALIES.values())
+    assert anomaly_info("clock_skew").colour == UNKNOWN_COLOUR
