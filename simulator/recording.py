@@ -20,8 +20,9 @@ from simulator.protocol.client import (
     UserWrite,
     WriteFailed,
 )
-from simulator.protocol.entities import content_fingerprint, fingerprint
-from simulator.protocol.frames import ENTRY, PIECE, BadFrame, Frame, FrameType, decode, entity_key
+from simulator.protocol.codec import BadFrame, Frame, FrameType, decode
+from simulator.protocol.entities import fingerprint
+from simulator.protocol.kinds import KINDS, entity_key, kind
 from simulator.scenario.loader import Loaded
 
 
@@ -134,7 +135,7 @@ def frame_fields(
     key = entity_key(frame)
     if key is not None:
         fields["entity_type"], fields["entity_id"] = key
-        body = frame.get("entry", frame.get("piece"))
+        body = frame.get(kind(key[0]).body)
         if isinstance(body, dict):
             fields["fingerprint"] = fingerprint({k: v for k, v in body.items() if k != "version"})
     return fields
@@ -142,9 +143,7 @@ def frame_fields(
 
 def identity(entity_type: str, item: dict[str, Any]) -> dict[str, Any]:
     """What the checker needs in a snapshot row to spot one logical item under two ids."""
-    if entity_type == PIECE:
-        return {"title": item.get("title"), "composer": item.get("composer")}
-    return {"content": content_fingerprint(item)}
+    return kind(entity_type).identity(item)
 
 
 def record_device_snapshot(sim: Recorder, device: Any, client: DeviceClient) -> None:
@@ -157,12 +156,11 @@ def record_device_snapshot(sim: Recorder, device: Any, client: DeviceClient) -> 
         detail={
             "queue_depth": len(client.queue),
             "state": client.state.value,
-            "entries": len(client.entries),
-            "pieces": len(client.pieces),
+            **{k.bulk: len(client.storage.store_of(k.name)) for k in KINDS},
             "storage_bytes": client.storage.used,
         },
     )
-    for entity_type, store in ((ENTRY, client.entries), (PIECE, client.pieces)):
+    for entity_type, store in client.storage.stores.items():
         for entity_id in sorted(store):
             item = store[entity_id]
             sim.record(

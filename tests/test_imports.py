@@ -238,7 +238,7 @@ def test_protocol_rule_catches(source: str):
         "import random\n\ndef f(rng: random.Random) -> None:\n    rng.random()",
         "from random import Random",
         "import json, re, sqlite3, hashlib\nfrom datetime import UTC, datetime, timedelta",
-        "from __future__ import annotations\nfrom simulator.protocol.frames import Frame",
+        "from __future__ import annotations\nfrom simulator.protocol.codec import Frame",
         "from . import frames\nfrom .timefmt import iso_z",
         "from datetime import datetime\nx = datetime.fromtimestamp(0)",
     ],

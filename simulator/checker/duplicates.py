@@ -15,21 +15,14 @@ from simulator.checker.findings import Finding
 from simulator.checker.names import Anomaly
 from simulator.checker.view import Held, Key, View, tuples
 from simulator.history import SERVER
-from simulator.protocol.entities import normalize_score_id
-from simulator.protocol.frames import PIECE
+from simulator.protocol.kinds import kind
 
 Logical = tuple[str, str, str]  # (user, entity type, logical key)
 
 
 def _logical(key: Key, held: Held) -> Logical | None:
-    detail = held.detail or {}
-    if key[1] == PIECE:
-        title = detail.get("title")
-        if not isinstance(title, str):
-            return None
-        return (key[0], key[1], normalize_score_id(title, detail.get("composer"), key[2]))
-    content = detail.get("content")
-    return None if not isinstance(content, str) else (key[0], key[1], content)
+    logical = kind(key[1]).logical(held.detail or {}, key[2])
+    return None if logical is None else (key[0], key[1], logical)
 
 
 def _snapshots(view: View) -> list[tuple[str, dict[Key, Held]]]:
@@ -56,15 +49,16 @@ def _twins(view: View) -> list[Finding]:
 
 
 def _twin_finding(logical: Logical, ids: list[str], holders: list[str], rows: list[int]) -> Finding:
-    what = "piece" if logical[1] == PIECE else "entry"
+    owner = kind(logical[1])
+    where = ", ".join(holders)
     return Finding(
         Anomaly.DUPLICATE,
-        f"one {what} is live under {len(ids)} ids ({', '.join(ids)}) on {', '.join(holders)}",
+        f"one {owner.label} is live under {len(ids)} ids ({', '.join(ids)}) on {where}",
         user=logical[0],
         entity_type=logical[1],
         entity_id=ids[0],
         devices=tuple(holders),
-        cause="same normalized score id" if logical[1] == PIECE else "same content under two ids",
+        cause=owner.twin_cause,
         rows=tuple(sorted(rows)),
     )
 

@@ -23,6 +23,7 @@ from simulator.lifecycle.runtime import DeviceRuntime
 from simulator.lifecycle.transport import Transport
 from simulator.plan import actions as a
 from simulator.plan.actions import Step
+from simulator.protocol.codec import Frame
 from simulator.protocol.events import (
     ClientOutput,
     CloseConnection,
@@ -31,7 +32,6 @@ from simulator.protocol.events import (
     RestPull,
     Send,
 )
-from simulator.protocol.frames import Frame
 from simulator.recording import frame_fields, observe, row
 from simulator.scenario.loader import Loaded
 from simulator.workload.catalogue import build_catalogue

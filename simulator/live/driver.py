@@ -38,6 +38,7 @@ from simulator.live.proxy import FaultProxy, truncated_frame
 from simulator.live.snapshot import observe_server
 from simulator.plan.compile import compile_plan
 from simulator.protocol.events import Send
+from simulator.protocol.kinds import items_in
 from simulator.recording import frame_fields, meta, record_device_snapshot
 from simulator.scenario.loader import Loaded
 from simulator.scenario.model import LiveServer
@@ -354,7 +355,7 @@ class LiveRun:
                 device,
                 op="pull",
                 bytes=len(json.dumps(body)),
-                detail={"items": len(body.get("entries", [])) + len(body.get("pieces", []))},
+                detail={"items": items_in(body)},
             )
         self.life.pulled(device, body)
 

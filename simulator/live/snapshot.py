@@ -17,8 +17,9 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from simulator.history import Kind
 from simulator.live import auth
-from simulator.protocol.entities import fingerprint, piece_key
-from simulator.protocol.frames import ENTRY, PIECE, BadFrame, Frame, FrameType, decode
+from simulator.protocol.codec import BadFrame, Frame, FrameType, decode
+from simulator.protocol.entities import fingerprint
+from simulator.protocol.kinds import KINDS, kind_of_bulk, kind_of_frame
 from simulator.protocol.merge import split_version
 from simulator.protocol.timefmt import iso_z
 from simulator.recording import identity
@@ -40,12 +41,10 @@ async def observe_server(run: LiveRun, user: str) -> None:
     if body is None:
         run.record(Kind.PEER_ERROR, None, user=user, reason=f"observer REST pull failed: {error}")
     else:
-        for item in body.get("entries", []):
-            data, _ = split_version(item)
-            rows[(ENTRY, str(data.get("id")))] = (True, data)
-        for item in body.get("pieces", []):
-            data, _ = split_version(item)
-            rows[(PIECE, str(piece_key(data)))] = (True, data)
+        for owner in KINDS:
+            for item in body.get(owner.bulk, []):
+                data, _ = split_version(item)
+                rows[(owner.name, str(owner.key(data)))] = (True, data)
     for frame in await _catch_up(run, user):
         _apply(rows, frame)
     for (entity_type, entity_id), (live, data) in sorted(rows.items()):
@@ -63,18 +62,15 @@ async def observe_server(run: LiveRun, user: str) -> None:
 
 
 def _apply(rows: dict[tuple[str, str], tuple[bool, dict[str, Any]]], frame: Frame) -> None:
-    if frame.type is FrameType.BULK_SYNC:
-        for item in frame.get("entries") or []:
+    batch = kind_of_bulk(frame.type)
+    if batch is not None:
+        for item in frame.get(batch.bulk) or []:
             data, _ = split_version(item)
-            rows.setdefault((ENTRY, str(data.get("id"))), (True, data))
-    elif frame.type in (FrameType.REPERTOIRE_BULK_SYNC, FrameType.PIECE_BULK_SYNC):
-        for item in frame.get("pieces") or []:
-            data, _ = split_version(item)
-            rows.setdefault((PIECE, str(piece_key(data))), (True, data))
-    elif frame.type is FrameType.ENTRY_DELETED and isinstance(frame.get("entryId"), str):
-        rows[(ENTRY, frame.get("entryId"))] = (False, {})
-    elif frame.type is FrameType.PIECE_REMOVED and isinstance(frame.get("scoreId"), str):
-        rows[(PIECE, frame.get("scoreId"))] = (False, {})
+            rows.setdefault((batch.name, str(batch.key(data))), (True, data))
+    elif (owner := kind_of_frame(frame.type)) is not None and frame.type in owner.deletes:
+        entity_id = owner.id_in(frame)
+        if entity_id is not None:
+            rows[(owner.name, entity_id)] = (False, {})
 
 
 async def _catch_up(run: LiveRun, user: str) -> list[Frame]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from simulator.protocol.frames import Frame
+from simulator.protocol.codec import Frame
 from simulator.workload.user import UserAct
 
 __all__ = [

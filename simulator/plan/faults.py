@@ -21,7 +21,8 @@ from simulator.plan.actions import (
     SetOnline,
     Step,
 )
-from simulator.protocol.frames import MUTATIONS, Frame, FrameType
+from simulator.protocol.codec import Frame, FrameType
+from simulator.protocol.kinds import MUTATIONS
 from simulator.scenario import model
 
 PARTITION_DETECT = 30.0  # an open connection into a partition breaks after this long

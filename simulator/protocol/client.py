@@ -28,6 +28,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
+from simulator.protocol.codec import BULKS, BadFrame, Frame, FrameType, decode
 from simulator.protocol.connection import (
     BackfillInput,
     BackfillState,
@@ -41,7 +42,6 @@ from simulator.protocol.entities import (
     fingerprint,
     legacy_score_id,
     normalize_score_id,
-    piece_key,
 )
 from simulator.protocol.events import (
     BackfillEvent,
@@ -58,16 +58,16 @@ from simulator.protocol.events import (
     UserWrite,
     WriteFailed,
 )
-from simulator.protocol.frames import (
+from simulator.protocol.kinds import (
     DATA_FRAMES,
     ENTRY,
-    ENTRY_WRITES,
+    ENTRY_KIND,
+    KINDS,
     PIECE,
-    PIECE_WRITES,
-    BadFrame,
-    Frame,
-    FrameType,
-    decode,
+    PIECE_KIND,
+    EntityKind,
+    kind,
+    kind_of_frame,
 )
 from simulator.protocol.merge import bulk_merge_pieces, decide, split_version, stamp
 from simulator.protocol.outbox import Dropped, MemoryQueue, Outbox, OutboxItem, PersistedOutbox
@@ -92,10 +92,6 @@ __all__ = [
     "UserWrite",
     "WriteFailed",
 ]
-
-
-_DELETES = {ENTRY: FrameType.ENTRY_DELETED, PIECE: FrameType.PIECE_REMOVED}
-BULKS = frozenset({FrameType.BULK_SYNC, FrameType.REPERTOIRE_BULK_SYNC, FrameType.PIECE_BULK_SYNC})
 
 
 def _version_of(frame: Frame) -> int | None:
@@ -339,16 +335,16 @@ class DeviceClient:
         if body is None:
             self._out.append(BackfillEvent("failed"))
             return
-        entries, pieces = body.get("entries"), body.get("pieces")
-        entries = entries if isinstance(entries, list) else []
-        pieces = pieces if isinstance(pieces, list) else []
-        for entry in entries:
-            self._merge_item(ENTRY, entry, None, "REST_PULL")
-        self._merge_pieces(pieces, "REST_PULL")
+        pulled = 0
+        for owner in KINDS:
+            items = body.get(owner.bulk)
+            items = items if isinstance(items, list) else []
+            self._merge_items(owner, items, "REST_PULL")
+            pulled += len(items)
         self._advance_seq(body.get("lastSeq"), "REST_PULL")
         self.last_sync_time = iso_z(now)
         self._out.append(CursorMoved(self.last_sync_time, "REST_PULL"))
-        self._out.append(BackfillEvent("done", len(entries) + len(pieces)))
+        self._out.append(BackfillEvent("done", pulled))
 
     # -- user inputs ------------------------------------------------------------------
 
@@ -413,7 +409,7 @@ class DeviceClient:
         self._out.append(
             UserWrite(write_id, op, entity_type, entity_id, fp, data.get("updatedAt"), origin)
         )
-        body = {"entry": data} if entity_type == ENTRY else {"piece": data}
+        body = kind(entity_type).write_body(data)
         self._dispatch(type_, body, entity_type, entity_id, write_id, fp, now)
 
     def _local_delete(
@@ -425,8 +421,10 @@ class DeviceClient:
             self.storage.tombstones[(entity_type, entity_id)] = iso_z(now)
         write_id = self._next_write_id(origin)
         self._out.append(UserWrite(write_id, "delete", entity_type, entity_id, None, None, origin))
-        body = {"entryId": entity_id} if entity_type == ENTRY else {"scoreId": entity_id}
-        self._dispatch(_DELETES[entity_type], body, entity_type, entity_id, write_id, None, now)
+        owner = kind(entity_type)
+        self._dispatch(
+            owner.deleted, owner.delete_body(entity_id), entity_type, entity_id, write_id, None, now
+        )
 
     def _next_write_id(self, origin: str) -> str:
         """A history label for the write; the change counter numbers it for the server."""
@@ -567,7 +565,7 @@ class DeviceClient:
             return
         # The server now holds what this device sent, at a version above the copy shown here
         # (another device's change, merged while this one was in flight): show it again.
-        sent = item.frame.get("entry", item.frame.get("piece"))
+        sent = item.frame.get(kind(item.entity_type).body)
         if isinstance(sent, Mapping):
             self._merge_item(item.entity_type, sent, version, "ACK")
 
@@ -598,28 +596,25 @@ class DeviceClient:
             if self.profile.acks:
                 self._acked(frame)
         elif type_ is FrameType.BULK_SYNC:
-            return self._bulk(frame, "entries", lambda items: self._merge_entries(items))
+            return self._bulk(frame, ENTRY_KIND)
         elif type_ in (FrameType.REPERTOIRE_BULK_SYNC, FrameType.PIECE_BULK_SYNC):
             if type_.value != self.profile.client_repertoire_event:
                 self._out.append(PeerError(f"no handler for {type_.value}; ignored", ""))
                 return False
-            return self._bulk(frame, "pieces", lambda items: self._merge_pieces(items, type_.value))
-        elif type_ in ENTRY_WRITES:
-            self._merge_item(ENTRY, frame.get("entry"), _version_of(frame), type_.value)
-        elif type_ in PIECE_WRITES:
-            self._merge_item(PIECE, frame.get("piece"), _version_of(frame), type_.value)
-        elif type_ is FrameType.ENTRY_DELETED:
-            self._remote_delete(ENTRY, frame.get("entryId"), frame)
-        elif type_ in (FrameType.PIECE_REMOVED, FrameType.PIECE_DISSOCIATED):
-            self._remote_delete(PIECE, frame.get("scoreId"), frame)
+            return self._bulk(frame, PIECE_KIND)
+        elif (owner := kind_of_frame(type_)) is not None:
+            if type_ in owner.writes:
+                self._merge_item(owner.name, frame.get(owner.body), _version_of(frame), type_.value)
+            else:
+                self._remote_delete(owner.name, frame.get(owner.delete_id), frame)
         return True
 
-    def _bulk(self, frame: Frame, field: str, merge: Any) -> bool:
-        items = frame.get(field)
+    def _bulk(self, frame: Frame, owner: EntityKind) -> bool:
+        items = frame.get(owner.bulk)
         if not isinstance(items, list):
-            self._out.append(PeerError(f"{frame.type.value} without a {field} list", ""))
+            self._out.append(PeerError(f"{frame.type.value} without a {owner.bulk} list", ""))
             return False
-        merge(items)
+        self._merge_items(owner, items, frame.type.value)
         return True
 
     def _advance_seq(self, value: object, reason: str) -> None:
@@ -629,21 +624,15 @@ class DeviceClient:
             self.storage.last_seq = value
             self._out.append(CursorMoved(self.last_sync_time, reason, value))
 
-    def _merge_entries(self, items: list[Any]) -> None:
+    def _merge_items(self, owner: EntityKind, items: list[Any], via: str) -> None:
+        if owner is PIECE_KIND and self.profile.repertoire_bulk_merge:
+            # The proposed fix merges a repertoire batch by normalized id before storing it.
+            for piece in bulk_merge_pieces(i for i in items if isinstance(i, Mapping)):
+                self._merge_item(owner.name, piece.data, piece.version, via)
+            return
         for item in items:
             version = item.get("version") if isinstance(item, Mapping) else None
-            self._merge_item(
-                ENTRY, item, version if isinstance(version, int) else None, "BULK_SYNC"
-            )
-
-    def _merge_pieces(self, items: list[Any], via: str) -> None:
-        if not self.profile.repertoire_bulk_merge:
-            for item in items:
-                version = item.get("version") if isinstance(item, Mapping) else None
-                self._merge_item(PIECE, item, version if isinstance(version, int) else None, via)
-            return
-        for piece in bulk_merge_pieces(i for i in items if isinstance(i, Mapping)):
-            self._merge_item(PIECE, piece.data, piece.version, via)
+            self._merge_item(owner.name, item, version if isinstance(version, int) else None, via)
 
     def _merge_item(
         self, entity_type: str, incoming: object, version: int | None, via: str
@@ -653,8 +642,8 @@ class DeviceClient:
             return
         data, carried = split_version(incoming)
         version = version if version is not None else carried
-        entity_id = data.get("id") if entity_type == ENTRY else piece_key(data)
-        if not isinstance(entity_id, str):
+        entity_id = kind(entity_type).key(data)
+        if entity_id is None:
             self._out.append(PeerError(f"{via} carries an item without an id", ""))
             return
         key = (entity_type, entity_id)

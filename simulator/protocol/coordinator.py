@@ -21,18 +21,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.protocol.entities import Invalid, clean_entry, clean_piece
-from simulator.protocol.frames import (
-    ENTRY,
-    ENTRY_MUTATIONS,
-    ENTRY_WRITES,
+from simulator.protocol.codec import BadFrame, Frame, FrameType, decode
+from simulator.protocol.entities import Invalid
+from simulator.protocol.kinds import (
+    ENTRY_KIND,
+    KINDS,
     MUTATIONS,
-    PIECE,
-    PIECE_WRITES,
-    BadFrame,
-    Frame,
-    FrameType,
-    decode,
+    PIECE_KIND,
+    EntityKind,
+    kind,
+    kind_of_frame,
 )
 from simulator.protocol.profile import DAY, Idempotency, Profile
 from simulator.protocol.store import Processed, Row, ServerStore
@@ -96,25 +94,23 @@ class Change:
     deleted: bool
 
     def body(self) -> dict[str, Any]:
-        if self.entity_type == ENTRY:
-            return {"entryId": self.entity_id} if self.deleted else {"entry": self.data}
-        return {"scoreId": self.entity_id} if self.deleted else {"piece": self.data}
+        owner = kind(self.entity_type)
+        return owner.delete_body(self.entity_id) if self.deleted else owner.write_body(self.data)
 
 
 def validate(frame: Frame) -> Change:
     """The change a mutation frame asks for, or `Invalid` saying why it is refused."""
     type_ = frame.type
-    if type_ in ENTRY_WRITES:
-        entry = clean_entry(frame.get("entry"))
-        return Change(type_, ENTRY, entry["id"], entry, False)
-    if type_ in PIECE_WRITES:
-        piece = clean_piece(frame.get("piece"))
-        return Change(type_, PIECE, piece["scoreId"], piece, False)
-    field = "entryId" if type_ in ENTRY_MUTATIONS else "scoreId"
-    entity_id = frame.get(field)
+    owner = kind_of_frame(type_)
+    if owner is None:
+        raise Invalid(f"type: {type_.value} is not a mutation")
+    if type_ in owner.writes:
+        item = owner.clean(frame.get(owner.body))
+        return Change(type_, owner.name, str(owner.key(item)), item, False)
+    entity_id = frame.get(owner.delete_id)
     if not isinstance(entity_id, str) or not entity_id.strip():
-        raise Invalid(f"{field}: required non-empty string")
-    return Change(type_, ENTRY if type_ in ENTRY_MUTATIONS else PIECE, entity_id, {}, True)
+        raise Invalid(f"{owner.delete_id}: required non-empty string")
+    return Change(type_, owner.name, entity_id, {}, True)
 
 
 class Coordinator:
@@ -199,21 +195,27 @@ class Coordinator:
                 fields["lastSeq"] = max(r.seq for r in chunk)
             self._send(conn_id, Frame.make(type_, now, **fields))
 
+    def _bulk_events(self) -> list[tuple[EntityKind, FrameType]]:
+        """Each kind a catch-up carries, with the bulk frame it goes in: logbook rows in
+        BULK_SYNC, repertoire rows (when the profile sends them) under the profile's name."""
+        events = [(ENTRY_KIND, FrameType.BULK_SYNC)]
+        if self.profile.repertoire_bulk:
+            events.append((PIECE_KIND, FrameType(self.profile.repertoire_bulk_event)))
+        return events
+
     def _catch_up(self, conn_id: str, frame: Frame, now: float) -> None:
         rows = self._rows_since(self._users[conn_id], frame, now)
-        entries = [r for r in rows if r.entity_type == ENTRY]
-        pieces = [r for r in rows if r.entity_type == PIECE] if self.profile.repertoire_bulk else []
-        self._bulk(
-            conn_id, FrameType.BULK_SYNC, "entries", [r for r in entries if not r.deleted], now
-        )
-        if self.profile.repertoire_bulk:
-            event = FrameType(self.profile.repertoire_bulk_event)
-            self._bulk(conn_id, event, "pieces", [r for r in pieces if not r.deleted], now)
-        for row in entries + pieces:
+        sent: list[Row] = []
+        for owner, event in self._bulk_events():
+            of_kind = [r for r in rows if r.entity_type == owner.name]
+            self._bulk(conn_id, event, owner.bulk, [r for r in of_kind if not r.deleted], now)
+            sent += of_kind
+        for row in sent:
             if row.deleted:
-                change = Change(_delete_type(row), row.entity_type, row.entity_id, {}, True)
+                change = Change(
+                    kind(row.entity_type).deleted, row.entity_type, row.entity_id, {}, True
+                )
                 self._send(conn_id, Frame.make(change.type, now, **change.body()))
-        sent = entries + pieces
         last_seq = max((r.seq for r in sent), default=0)
         done = Frame.make(FrameType.SYNC_RESPONSE, now, message="Sync complete", lastSeq=last_seq)
         self._send(conn_id, done)
@@ -302,8 +304,10 @@ class Coordinator:
         """POST /api/sync/pull: every live row of the user."""
         rows = [r for r in self.store.rows(user) if not r.deleted]
         return {
-            "entries": [self._item(r) for r in rows if r.entity_type == ENTRY],
-            "pieces": [self._item(r) for r in rows if r.entity_type == PIECE],
+            **{
+                owner.bulk: [self._item(r) for r in rows if r.entity_type == owner.name]
+                for owner in KINDS
+            },
             "lastSeq": max((r.seq for r in self.store.rows(user)), default=0),
             "timestamp": Frame.make(FrameType.PONG, now).timestamp,
         }
@@ -335,7 +339,3 @@ def _as_frame(change: object, now: float) -> Frame:
         raise Invalid("type: each change needs a mutation type such as ENTRY_CREATED")
     fields = {k: v for k, v in change.items() if k not in ("type", "timestamp")}
     return Frame.make(FrameType(change["type"]), now, **fields)
-
-
-def _delete_type(row: Row) -> FrameType:
-    return FrameType.ENTRY_DELETED if row.entity_type == ENTRY else FrameType.PIECE_REMOVED

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulator.protocol.frames import Frame
+from simulator.protocol.codec import Frame
 
 # -- outputs: actions for the driver ------------------------------------------------------
 

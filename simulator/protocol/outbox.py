@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
-from simulator.protocol.frames import Frame
+from simulator.protocol.codec import Frame
 from simulator.protocol.storage import LocalStorage
 
 

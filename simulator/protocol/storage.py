@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator.protocol.kinds import ENTRY, KINDS, PIECE, kind
+
 Key = tuple[str, str]  # (entity type, entity id)
 DEFAULT_QUOTA = 5 * 1024 * 1024
 
@@ -22,8 +24,10 @@ def size_of(value: object) -> int:
 
 @dataclass
 class LocalStorage:
-    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
-    pieces: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # One store per entity kind, by its name: id -> item.
+    stores: dict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: {k.name: {} for k in KINDS}
+    )
     versions: dict[Key, int] = field(default_factory=dict)
     tombstones: dict[Key, str] = field(default_factory=dict)  # deleted id -> when (ISO)
     last_sync_time: str | None = None
@@ -37,7 +41,24 @@ class LocalStorage:
     _sizes: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def store_of(self, entity_type: str) -> dict[str, dict[str, Any]]:
-        return self.entries if entity_type == "logbook_entry" else self.pieces
+        """The store of one kind; `UnknownKind` for a type no kind owns."""
+        return self.stores[kind(entity_type).name]
+
+    @property
+    def entries(self) -> dict[str, dict[str, Any]]:
+        return self.stores[ENTRY]
+
+    @entries.setter
+    def entries(self, items: dict[str, dict[str, Any]]) -> None:
+        self.stores[ENTRY] = items
+
+    @property
+    def pieces(self) -> dict[str, dict[str, Any]]:
+        return self.stores[PIECE]
+
+    @pieces.setter
+    def pieces(self, items: dict[str, dict[str, Any]]) -> None:
+        self.stores[PIECE] = items
 
     @property
     def used(self) -> int:

@@ -24,6 +24,7 @@ from simulator.lifecycle.runtime import DeviceRuntime
 from simulator.plan.compile import Plan, compile_plan
 from simulator.protocol.coordinator import Outgoing
 from simulator.protocol.events import Send
+from simulator.protocol.kinds import items_in
 from simulator.recording import frame_fields, meta
 from simulator.scenario.loader import Loaded
 from simulator.sim.network import Connection, DeviceLink
@@ -321,8 +322,7 @@ class Simulation:
         self.later(there, answer)
 
     def _rest_answered(self, device: DeviceRuntime, body: dict[str, Any], size: int) -> None:
-        items = len(body["entries"]) + len(body["pieces"])
-        self.record(Kind.REST, device, op="pull", bytes=size, detail={"items": items})
+        self.record(Kind.REST, device, op="pull", bytes=size, detail={"items": items_in(body)})
         self.life.pulled(device, body)
 
     # -- the whole run ----------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from simulator.history import Kind
 from simulator.protocol.entities import normalize_score_id
-from simulator.protocol.frames import ENTRY, PIECE
+from simulator.protocol.kinds import ENTRY, PIECE
 from simulator.protocol.timefmt import iso_z
 from simulator.scenario.model import Preload
 from simulator.workload.catalogue import build_catalogue

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from simulator.protocol.client import DeviceClient
-from simulator.protocol.frames import ENTRY, PIECE
+from simulator.protocol.kinds import ENTRY, PIECE
 from simulator.scenario.model import Workload
 from simulator.workload.entries import EntryWriter
 

@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from simulator.live import auth
-from simulator.protocol.frames import Frame, FrameType
+from simulator.protocol.codec import Frame, FrameType
 from simulator.protocol.store import ServerStore
 
 

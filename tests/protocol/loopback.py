@@ -36,9 +36,9 @@ from simulator.protocol.client import (
     RestPull,
     Send,
 )
+from simulator.protocol.codec import Frame, FrameType
 from simulator.protocol.coordinator import Coordinator, Outgoing
 from simulator.protocol.entities import clean_entry
-from simulator.protocol.frames import Frame, FrameType
 from simulator.protocol.profile import Profile, resolve
 from simulator.protocol.store import Row, ServerStore
 from simulator.protocol.timefmt import iso_z

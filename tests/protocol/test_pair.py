@@ -39,9 +39,10 @@ from simulator.protocol.client import (
     Send,
     UserWrite,
 )
+from simulator.protocol.codec import BadFrame, Frame, FrameType, decode
 from simulator.protocol.coordinator import Applied, Outgoing, Refused
 from simulator.protocol.entities import clean_entry, fingerprint
-from simulator.protocol.frames import ENTRY, BadFrame, Frame, FrameType, decode
+from simulator.protocol.kinds import ENTRY
 from simulator.protocol.profile import resolve
 from simulator.protocol.timefmt import iso_z, parse_iso_z
 

@@ -37,6 +37,7 @@ from simulator.protocol.client import (
     Send,
     UserWrite,
 )
+from simulator.protocol.codec import Frame, FrameType, decode
 from simulator.protocol.coordinator import (
     Applied,
     Coordinator,
@@ -53,14 +54,7 @@ from simulator.protocol.entities import (
     legacy_score_id,
     normalize_score_id,
 )
-from simulator.protocol.frames import (
-    ENTRY,
-    MUTATIONS,
-    PIECE,
-    Frame,
-    FrameType,
-    decode,
-)
+from simulator.protocol.kinds import ENTRY, MUTATIONS, PIECE
 from simulator.protocol.merge import bulk_merge_pieces, decide
 from simulator.protocol.outbox import MemoryQueue, OutboxItem, PersistedOutbox
 from simulator.protocol.profile import (

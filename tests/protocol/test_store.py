@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from simulator.protocol.entities import fingerprint
-from simulator.protocol.frames import ENTRY, PIECE
+from simulator.protocol.kinds import ENTRY, PIECE
 from simulator.protocol.store import ServerStore
 
 T0 = 1772409600.0

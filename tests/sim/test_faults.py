@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from simulator.history import SERVER, History, Kind, Record
-from simulator.protocol.frames import MUTATIONS
+from simulator.protocol.kinds import MUTATIONS
 from simulator.scenario.loader import load_text
 from simulator.sim.driver import Simulation
 

@@ -14,9 +14,6 @@ from typing import Any
 
 from simulator.protocol.timefmt import iso_z, parse_iso_z
 
-ENTRY = "logbook_entry"
-PIECE = "repertoire_piece"
-
 
 class FrameType(StrEnum):
     PING = "PING"
@@ -38,17 +35,9 @@ class FrameType(StrEnum):
     ERROR = "ERROR"
 
 
-ENTRY_WRITES = frozenset({FrameType.ENTRY_CREATED, FrameType.ENTRY_UPDATED})
-ENTRY_MUTATIONS = ENTRY_WRITES | {FrameType.ENTRY_DELETED}
-PIECE_WRITES = frozenset({FrameType.PIECE_ADDED, FrameType.PIECE_UPDATED})
-PIECE_MUTATIONS = PIECE_WRITES | {FrameType.PIECE_REMOVED, FrameType.PIECE_DISSOCIATED}
-MUTATIONS = ENTRY_MUTATIONS | PIECE_MUTATIONS
-# Frames that carry data; only these may move a client's lastSyncTime cursor.
-DATA_FRAMES = MUTATIONS | {
-    FrameType.BULK_SYNC,
-    FrameType.REPERTOIRE_BULK_SYNC,
-    FrameType.PIECE_BULK_SYNC,
-}
+# Frames that carry a batch of data; with the mutations (see `kinds`) the only frames that
+# may move a client's lastSyncTime cursor.
+BULKS = frozenset({FrameType.BULK_SYNC, FrameType.REPERTOIRE_BULK_SYNC, FrameType.PIECE_BULK_SYNC})
 CONTROL_FRAMES = frozenset({FrameType.WELCOME, FrameType.PONG})
 
 
@@ -115,20 +104,3 @@ def decode(text: str | bytes) -> Frame | BadFrame:
     if parse_iso_z(timestamp) is None:
         return BadFrame("timestamp missing or not ISO 8601 with Z", text[:200])
     return Frame(type_, str(timestamp), body)
-
-
-def entity_key(frame: Frame) -> tuple[str, str] | None:
-    """(entity type, id) a mutation frame is about, or None when the frame names none."""
-    if frame.type in ENTRY_WRITES:
-        entry = frame.get("entry")
-        if isinstance(entry, Mapping) and isinstance(entry.get("id"), str):
-            return (ENTRY, entry["id"])
-    elif frame.type is FrameType.ENTRY_DELETED and isinstance(frame.get("entryId"), str):
-        return (ENTRY, frame.get("entryId"))
-    elif frame.type in PIECE_WRITES:
-        piece = frame.get("piece")
-        if isinstance(piece, Mapping) and isinstance(piece.get("scoreId"), str):
-            return (PIECE, piece["scoreId"])
-    elif frame.type in PIECE_MUTATIONS and isinstance(frame.get("scoreId"), str):
-        return (PIECE, frame.get("scoreId"))
-    return None
