@@ -283,3 +283,39 @@ def test_error_every_answers_in_the_servers_place_live(served: Served, tmp_path:
     assert len(mutations) > 8
     assert len(errors) == len(mutations) // 4
     assert not rows(history, Kind.FRAME_RECV, device="laptop", frame_type="ERROR")
+
+
+CRASHING = """
+name: live_crash
+seed: 6
+duration: 1d
+settle: 10m
+profile: legacy
+server: {{kind: live, url: "{ws}", rest_url: "{rest}", time_scale: 4000, timeout: 5s}}
+devices:
+  - name: phone
+    offline: [{{from: 1h, to: 12h}}]
+    crashes: [11h]
+    workload: {{entries_per_day: 60, pieces_per_day: 0, active_hours: [0, 24]}}
+  - name: laptop
+    workload: {{entries_per_day: 0, pieces_per_day: 0}}
+"""
+
+
+def test_a_live_crash_is_recorded_and_what_was_sent_before_it_arrives(
+    served: Served, tmp_path: Path
+) -> None:
+    scenario = tmp_path / "live_crash.yaml"
+    scenario.write_text(CRASHING.format(ws=served.ws_url, rest=served.rest_url))
+    done = syncsim("run", str(scenario), "--out", str(tmp_path / "out"))
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    history = History.load(tmp_path / "out" / "history.jsonl")
+    (crash,) = rows(history, Kind.RELOAD, device="phone", reason="crash")
+    assert rows(history, Kind.FRAME_LOST, device="phone", reason="crash")
+    before = {
+        r.entity_id  # type: ignore[attr-defined]
+        for r in rows(history, Kind.FRAME_SENT, device="phone")
+        if r.t <= crash.t and r.entity_id  # type: ignore[attr-defined]
+    }
+    at_server = {r.entity_id for r in rows(history, Kind.SNAPSHOT, device=SERVER, op="live")}  # type: ignore[attr-defined]
+    assert before and before <= at_server
