@@ -79,6 +79,7 @@ class Record:
     entity_type: str | None = None
     entity_id: str | None = None
     write_id: str | None = None
+    message_id: str | None = None  # the frame's messageId, where it names one
     op: str | None = None
     frame_type: str | None = None
     bytes: int | None = None

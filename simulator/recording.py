@@ -116,6 +116,9 @@ def _merged(sim: Recorder, device: Any, output: Merged) -> None:
     )
 
 
+ERROR_TEXT = 200  # what a row keeps of a peer's free text: enough to read, never a flood
+
+
 def frame_fields(
     text: str, write_id: str | None = None, frame: Frame | BadFrame | None = None
 ) -> dict[str, Any]:
@@ -132,6 +135,12 @@ def frame_fields(
     fields["frame_type"] = frame.type.value
     if frame.type is FrameType.SYNC_RESPONSE and isinstance(frame.get("message"), str):
         fields["reason"] = frame.get("message")
+    elif frame.type is FrameType.ERROR:
+        error = frame.get("error")
+        fields["reason"] = (error if isinstance(error, str) else repr(error))[:ERROR_TEXT]
+    message_id = frame.get("messageId")
+    if isinstance(message_id, str):
+        fields["message_id"] = message_id[:ERROR_TEXT]
     key = entity_key(frame)
     if key is not None:
         fields["entity_type"], fields["entity_id"] = key

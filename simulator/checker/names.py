@@ -12,6 +12,7 @@ from enum import StrEnum
 
 class Anomaly(StrEnum):
     LOST_WRITE = "lost_write"
+    REFUSED_WRITE = "refused_write"
     LWW_VIOLATION = "lww_violation"
     LOST_UPDATE = "lost_update"
     DIVERGENCE = "divergence"
@@ -45,6 +46,10 @@ ANOMALIES: dict[Anomaly, AnomalyInfo] = {
         "the last write of an item is not in the server's final state, "
         "and nothing later superseded it",
         "#c0392b",
+    ),
+    Anomaly.REFUSED_WRITE: AnomalyInfo(
+        "the server answered the last write of an item with ERROR and does not hold it",
+        "#6d4c41",
     ),
     Anomaly.LWW_VIOLATION: AnomalyInfo(
         "the server ended with an older value, by the profile's own rule, "

@@ -1,7 +1,9 @@
-"""Judging each entity's last write: lost_write, lost_update, lww_violation, resurrection.
+"""Judging each entity's last write: lost_write, refused_write, lost_update, lww_violation,
+resurrection.
 
 For every entity, the write the user made last in true time is what a correct system ends
 with. If the server's final snapshot holds something else, the checker asks why:
+- the server answered the last write's last send with ERROR: refused_write, with its text;
 - the last write never reached the server: lost_write, with the cause the device observed
   (queue expiry, queue cap, outbox lost on reload, frame lost in flight, never sent);
 - it reached the server but an earlier write won, and that earlier write carried a later
@@ -20,6 +22,7 @@ import pandas as pd
 
 from simulator.checker.findings import Finding
 from simulator.checker.names import Anomaly
+from simulator.checker.refusals import Refusal, refusals
 from simulator.checker.view import Held, Key, View, tuples
 from simulator.history import NOT_SENT, Kind
 from simulator.protocol.timefmt import parse_iso_z
@@ -49,6 +52,7 @@ class WriteJudge:
         self.lost = _group_rows(lost[lost["reason"] != NOT_SENT], "write_id")
         self.unsent = _group_rows(lost[lost["reason"] == NOT_SENT], "write_id")
         self.queue = _group_rows(view.queue, "write_id")
+        self.refused = refusals(view)
         self.applied: dict[tuple[str, str, str, str | None], int] = {
             (r.user, r.entity_type, r.entity_id, r.fingerprint if r.op == "write" else None): int(
                 r.Index
@@ -96,6 +100,9 @@ class WriteJudge:
             return self._resurrection(key, last, held)
         if held is not None and held.live and held.fingerprint == last.fingerprint:
             return None
+        refusal = self.refused.get(last.write_id)
+        if refusal is not None and refusal.send_row == self.sent[last.write_id][-1].Index:
+            return self._refused(key, last, refusal)
         if not self._delivered(key, last):
             return self._lost(key, last, held, self.cause(last.write_id))
         winner = None
@@ -145,6 +152,23 @@ class WriteJudge:
             t=float(last.t),
             writes=(self.view.write_ref(last),),
             rows=rows,
+        )
+
+    def _refused(self, key: Key, last: Any, refusal: Refusal) -> Finding:
+        cause = f"refused by the server: {refusal.error}"
+        if refusal.linked_by != "messageId":
+            cause += f" (ERROR linked by {refusal.linked_by})"
+        return Finding(
+            Anomaly.REFUSED_WRITE,
+            f"{last.op} of {key[2]} on {last.device} was refused by the server: {refusal.error}",
+            user=key[0],
+            entity_type=key[1],
+            entity_id=key[2],
+            devices=(last.device,),
+            cause=cause,
+            t=float(last.t),
+            writes=(self.view.write_ref(last),),
+            rows=tuple(sorted({refusal.send_row, refusal.error_row, int(last.Index)})),
         )
 
     def _lost_to(self, key: Key, last: Any, winner: Any, held: Held) -> Finding:

@@ -21,7 +21,7 @@ from simulator.plan.actions import (
     SetOnline,
     Step,
 )
-from simulator.protocol.codec import Frame, FrameType
+from simulator.protocol.codec import Frame, error_frame
 from simulator.protocol.kinds import MUTATIONS
 from simulator.scenario import model
 
@@ -70,7 +70,7 @@ class EveryNth:
     def answer(self, frame: Frame, count: int, now: float) -> Frame | None:
         if count % self.every:
             return None
-        return Frame.make(FrameType.ERROR, now, error=self.error)
+        return error_frame(self.error, now, frame)
 
 
 def _error_every(fault: model.ErrorEvery, end: float) -> Iterator[Step]:

@@ -66,6 +66,15 @@ class Frame:
         return self.fields.get(key, default)
 
 
+def error_frame(reason: str, now: float, answering: Frame | None = None) -> Frame:
+    """An ERROR refusing a frame; it names the refused frame's messageId when that had one,
+    so the sender (and the checker) can tell which frame was refused."""
+    message_id = answering.get("messageId") if answering is not None else None
+    if isinstance(message_id, str):
+        return Frame.make(FrameType.ERROR, now, error=reason, messageId=message_id)
+    return Frame.make(FrameType.ERROR, now, error=reason)
+
+
 @dataclass(frozen=True)
 class BadFrame:
     """Text that could not be read as a frame, and why."""

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.protocol.codec import BadFrame, Frame, FrameType, decode
+from simulator.protocol.codec import BadFrame, Frame, FrameType, decode, error_frame
 from simulator.protocol.entities import Invalid
 from simulator.protocol.kinds import (
     ENTRY_KIND,
@@ -142,7 +142,7 @@ class Coordinator:
         elif frame.type in MUTATIONS:
             self._mutate(conn_id, frame, now)
         else:
-            self._refuse(conn_id, f"unsupported event {frame.type.value}", now)
+            self._refuse(conn_id, f"unsupported event {frame.type.value}", now, frame)
 
     def drain(self) -> list[ServerOutput]:
         out, self._out = self._out, []
@@ -157,9 +157,9 @@ class Coordinator:
     def _send(self, conn_id: str, frame: Frame) -> None:
         self._out.append(Outgoing(conn_id, frame, frame.encode()))
 
-    def _refuse(self, conn_id: str, reason: str, now: float) -> None:
+    def _refuse(self, conn_id: str, reason: str, now: float, frame: Frame | None = None) -> None:
         self._out.append(Refused(conn_id, reason))
-        self._send(conn_id, Frame.make(FrameType.ERROR, now, error=reason))
+        self._send(conn_id, error_frame(reason, now, frame))
 
     # -- catch-up -----------------------------------------------------------------------
 
@@ -237,7 +237,7 @@ class Coordinator:
         try:
             change = validate(frame)
         except Invalid as error:
-            self._refuse(conn_id, f"invalid {frame.type.value}: {error}", now)
+            self._refuse(conn_id, f"invalid {frame.type.value}: {error}", now, frame)
             return
         key = self._idempotency_key(frame)
         seen = None if key is None else self.store.processed(user, key)

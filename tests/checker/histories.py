@@ -85,6 +85,8 @@ def sent(
     nbytes: int = 400,
     device_time: float | None = None,
     user: str = USER,
+    message_id: str | None = None,
+    fingerprint: str | None = None,
 ) -> Record:
     """A FRAME_SENT row; `device` may be `server` (then there is no device clock)."""
     clock = None if device == SERVER else (t if device_time is None else device_time)
@@ -98,8 +100,10 @@ def sent(
         frame_type=frame_type,
         bytes=nbytes,
         write_id=write_id,
+        message_id=message_id,
         entity_type=None if entity_id is None else ENTRY,
         entity_id=entity_id,
+        fingerprint=fingerprint,
     )
 
 
@@ -370,9 +374,10 @@ def received(
     reason: str | None = None,
     number: int = 1,
     user: str = USER,
+    message_id: str | None = None,
 ) -> Record:
     """A FRAME_RECV row; `reason` is a SYNC_RESPONSE's message (`Sync complete` ends a
-    catch-up). `device` may be `server` (then there is no device clock)."""
+    catch-up) or an ERROR's text. `device` may be `server` (then there is no device clock)."""
     return Record(
         t=t,
         kind=Kind.FRAME_RECV,
@@ -383,6 +388,7 @@ def received(
         frame_type=frame_type,
         bytes=nbytes,
         reason=reason,
+        message_id=message_id,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from simulator.checker.check import check
 from simulator.history import SERVER, History, Kind, Record
 from simulator.protocol.kinds import MUTATIONS
 from simulator.scenario.loader import load_text
@@ -288,3 +289,6 @@ def test_error_every_refuses_every_nth_mutation_in_the_servers_place() -> None:
     assert len(errors) == len(arrived) // 3
     assert all(r.t < 12 * 3600 + 60 for r in errors)  # the fault ends at `to`
     assert not rows(history, Kind.FRAME_RECV, device="b", frame_type="ERROR")
+    # The legacy client drops a refused write: each is a refused_write, none a lost_write.
+    counts = check(history).counts
+    assert counts["lost_write"] == 0 and 0 < counts["refused_write"] <= len(errors)
