@@ -47,7 +47,7 @@ def _compare(view: View, device: str, user: str) -> list[Finding]:
             cause = _missing_cause(view, device, key)
             summary = f"{device} lacks {key[2]}, which the server holds: {cause}"
             found.append(_finding(Anomaly.MISSING_HISTORY, device, key, summary, cause, [held.row]))
-        elif held.live and local is not None and local.fingerprint != held.fingerprint:
+        elif held.live and local is not None and not held.same_write(local):
             found.append(_differs(device, key, local, held))
     for key, local in sorted(mine.items()):
         if local.live and not (key in server and server[key].live):

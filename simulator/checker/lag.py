@@ -54,8 +54,11 @@ def convergence(view: View) -> Lags:
     held: dict[tuple[str, str, str], float] = {}
     accepted = view.merges[view.merges["accepted"].astype(bool)]
     for row in tuples(accepted):
+        # By content, and by stamp: a server's normalized copy of a write is that write.
         if isinstance(row.fingerprint, str):
             held.setdefault((row.device, row.entity_id, row.fingerprint), float(row.t))
+        if isinstance(row.updated_at, str):
+            held.setdefault((row.device, row.entity_id, "@" + row.updated_at), float(row.t))
     devices_of: dict[str, list[str]] = defaultdict(list)
     for device, user in sorted(view.device_users.items()):
         devices_of[user].append(device)
@@ -72,6 +75,8 @@ def convergence(view: View) -> Lags:
         for other in others:
             start = presence.since(other, float(write.t))
             got = held.get((other, write.entity_id, write.fingerprint))
+            if got is None and isinstance(write.updated_at, str):
+                got = held.get((other, write.entity_id, "@" + write.updated_at))
             if got is None or start is None:
                 break
             shares.append(max(0.0, got - start))

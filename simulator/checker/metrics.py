@@ -47,7 +47,23 @@ def measure(view: View) -> dict[str, float]:
         "unconverged_writes": float(lags.unconverged),
         "max_catch_up_bytes": float(max(catch_up, default=0)),
         "mean_catch_up_bytes": float(sum(catch_up) / len(catch_up)) if catch_up else 0.0,
+        "server_rewrites": float(server_rewrites(view)),
     }
+
+
+def server_rewrites(view: View) -> int:
+    """Items the server holds as a user's write, by its `updatedAt`, in content other than
+    was written: the server normalized it. An observation, not a loss."""
+    writes = view.writes[view.writes["updated_at"].notna()]
+    stamps = {
+        (r.user, r.entity_type, r.entity_id, r.updated_at): r.fingerprint for r in tuples(writes)
+    }
+    count = 0
+    for key, held in view.server.items():
+        written = stamps.get((*key, held.updated_at))
+        if written is not None and held.rewritten(written, held.updated_at):
+            count += 1
+    return count
 
 
 def _queue_drops(view: View) -> int:

@@ -121,6 +121,10 @@ METRICS: dict[str, tuple[Unit, str]] = {
     "unconverged_writes": (Unit.COUNT, "writes some device never held, not superseded"),
     "max_catch_up_bytes": (Unit.BYTES, "most bytes received in one catch-up after connecting"),
     "mean_catch_up_bytes": (Unit.BYTES, "mean bytes received per catch-up"),
+    "server_rewrites": (
+        Unit.COUNT,
+        "items the server holds as written (same updatedAt) in other content: normalized",
+    ),
 }
 
 EXPECTABLE = frozenset(a.value for a in Anomaly) | frozenset(METRICS)

@@ -25,6 +25,26 @@ class Held:
     updated_at: str | None
     detail: dict[str, Any] | None = None
 
+    def holds(self, fingerprint: object, updated_at: object) -> bool:
+        """Whether this is the write with that content and stamp, live.
+
+        A server stores a normalized form (it drops fields it does not know and adds its own),
+        so the same write can come back with other content: it is the same write when its
+        content is the same or, failing that, its `updatedAt` is, which is what the profile's
+        own rule goes by."""
+        if not self.live:
+            return False
+        if fingerprint is not None and self.fingerprint == fingerprint:
+            return True
+        return isinstance(updated_at, str) and self.updated_at == updated_at
+
+    def same_write(self, other: Held) -> bool:
+        return other.live and self.holds(other.fingerprint, other.updated_at)
+
+    def rewritten(self, fingerprint: object, updated_at: object) -> bool:
+        """The write is held, but in other content than was written (a normalizing server)."""
+        return self.holds(fingerprint, updated_at) and self.fingerprint != fingerprint
+
 
 def tuples(frame: pd.DataFrame) -> Iterator[Any]:
     """Rows as named tuples, typed loosely: history columns hold mixed types by design."""

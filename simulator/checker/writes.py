@@ -45,6 +45,11 @@ class WriteJudge:
             for r in tuples(view.writes)
             if isinstance(r.fingerprint, str)
         }
+        self.by_stamp: dict[tuple[str, str, str, str], Any] = {
+            (r.user, r.entity_type, r.entity_id, r.updated_at): r
+            for r in tuples(view.writes)
+            if isinstance(r.updated_at, str)
+        }
         self.sent = _group_rows(view.frames_sent, "write_id")
         # Only frames that left the device count as lost in flight; a frame refused for want of
         # an open connection was never sent at all.
@@ -98,7 +103,7 @@ class WriteJudge:
         held = self.view.server.get(key)
         if last.op == "delete":
             return self._resurrection(key, last, held)
-        if held is not None and held.live and held.fingerprint == last.fingerprint:
+        if held is not None and held.holds(last.fingerprint, last.updated_at):
             return None
         refusal = self.refused.get(last.write_id)
         if refusal is not None and refusal.send_row == self.sent[last.write_id][-1].Index:
@@ -108,6 +113,8 @@ class WriteJudge:
         winner = None
         if held is not None and held.fingerprint is not None:
             winner = self.by_fingerprint.get((*key, held.fingerprint))
+            if winner is None and isinstance(held.updated_at, str):
+                winner = self.by_stamp.get((*key, held.updated_at))
         if held is None or not held.live or winner is None:
             what = "deleted by an older delete" if held is not None and not held.live else "missing"
             return self._lost(key, last, held, f"delivered, yet {what} on the server")
