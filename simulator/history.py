@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -90,12 +90,16 @@ class Record:
     detail: dict[str, Any] | None = None
 
     def to_json(self) -> str:
-        body = {k: v for k, v in asdict(self).items() if v is not None}
+        # The fields as they are, not asdict: asdict deep-copies every detail dict, which was
+        # most of the cost of writing a history.
+        body = {k: v for k in COLUMNS if (v := getattr(self, k)) is not None}
         body["kind"] = self.kind.value
-        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return _ROW_ENCODER.encode(body)
 
 
 COLUMNS = [f.name for f in fields(Record)]
+# One encoder for every row: json.dumps with options builds a new one per call.
+_ROW_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class History:
@@ -103,6 +107,7 @@ class History:
 
     def __init__(self, records: Iterable[Record] = ()) -> None:
         self.records: list[Record] = list(records)
+        self._encoded: tuple[int, bytes] | None = None  # (rows encoded, their bytes)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -124,15 +129,20 @@ class History:
         for record in self.records:
             yield record.to_json() + "\n"
 
+    def encoded(self) -> bytes:
+        """The history as written to history.jsonl, encoded once: the file, the hash and the
+        report all use these bytes. Rows are only ever appended, so the count says whether
+        the cached bytes are current."""
+        if self._encoded is None or self._encoded[0] != len(self.records):
+            self._encoded = (len(self.records), "".join(self.lines()).encode("utf-8"))
+        return self._encoded[1]
+
     def digest(self) -> str:
-        sha = hashlib.sha256()
-        for line in self.lines():
-            sha.update(line.encode("utf-8"))
-        return sha.hexdigest()
+        """The SHA-256 of exactly the bytes `save` writes."""
+        return hashlib.sha256(self.encoded()).hexdigest()
 
     def save(self, path: Path) -> None:
-        with path.open("w", encoding="utf-8") as out:
-            out.writelines(self.lines())
+        path.write_bytes(self.encoded())
 
     def to_frame(self) -> pd.DataFrame:
         """The history as a table, one column per record field, index = row number."""

@@ -16,7 +16,7 @@ def render(run: Run) -> dict[str, bytes]:
     files = {
         "summary.json": summary_json(run).encode(),
         "junit.xml": junit_xml(run).encode(),
-        "history.jsonl": "".join(run.history.lines()).encode(),
+        "history.jsonl": run.history.encoded(),
         "report.html": report_html(run, plots).encode(),
     }
     return {**files, **plot_files(plots)}
