@@ -39,6 +39,7 @@ class LocalStorage:
     outbox: dict[str, Any] = field(default_factory=dict)
     quota: int = DEFAULT_QUOTA
     _sizes: dict[tuple[str, str], int] = field(default_factory=dict)
+    _used: int = 0  # the sum of _sizes, kept as they change: summing per write was quadratic
 
     def store_of(self, entity_type: str) -> dict[str, dict[str, Any]]:
         """The store of one kind; `UnknownKind` for a type no kind owns."""
@@ -62,7 +63,7 @@ class LocalStorage:
 
     @property
     def used(self) -> int:
-        return sum(self._sizes.values())
+        return self._used
 
     def fits(self, area: str, key: str, value: object) -> bool:
         """Whether writing `value` under (area, key) stays within the quota."""
@@ -70,10 +71,11 @@ class LocalStorage:
 
     def account(self, area: str, key: str, value: object | None) -> None:
         """Record the size of what now stands under (area, key); None when it was removed."""
-        if value is None:
-            self._sizes.pop((area, key), None)
-        else:
-            self._sizes[(area, key)] = size_of(value)
+        self._used -= self._sizes.pop((area, key), 0)
+        if value is not None:
+            size = size_of(value)
+            self._sizes[(area, key)] = size
+            self._used += size
 
     def wipe(self) -> None:
         """A storage wipe or reinstall: nothing survives."""
