@@ -15,16 +15,27 @@ class UsageError(SyncsimError):
     exit_code = 2
 
 
+MAX_SHOWN = 160  # characters of a field path or message shown: a value can be megabytes
+
+
+def one_line(text: str, limit: int = MAX_SHOWN) -> str:
+    """`text` on one line, control characters shown escaped, cut to `limit` characters."""
+    flat = " ".join(text.split())
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in flat)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
 class ScenarioError(UsageError):
-    """A scenario problem that can be pinned to a file, a line and a field."""
+    """A scenario problem that can be pinned to a file, a line and a field. The text is one
+    line whatever the input held, so a refusal never floods a terminal."""
 
     def __init__(self, file: str, line: int | None, field: str, message: str) -> None:
         self.file = file
         self.line = line
-        self.field = field
-        self.message = message
+        self.field = one_line(field)
+        self.message = one_line(message)
         where = f"{file}:{line}" if line is not None else file
-        super().__init__(f"{where}: {field}: {message}")
+        super().__init__(f"{where}: {self.field}: {self.message}")
 
 
 class EndpointError(SyncsimError):

@@ -8,6 +8,7 @@ sizes and durations may be written as in the rest of the scenario.
 from __future__ import annotations
 
 import difflib
+import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -74,6 +75,8 @@ def _read_bound(name: str, raw: object, path: tuple[str, ...]) -> float:
             return parse_duration(raw)
         if isinstance(raw, bool) or not isinstance(raw, int | float):
             raise ValueError(f"expected a number, got {raw!r}")
+        if not math.isfinite(raw):
+            raise ValueError(f"expected a finite number, got {raw!r}")
         return float(raw)
     except ValueError as error:
         raise BadExpectation(path, str(error)) from None

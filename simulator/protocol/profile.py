@@ -8,6 +8,7 @@ single flags; `resolve` refuses names that do not exist.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
@@ -170,6 +171,9 @@ def resolve(name: str, overrides: dict[str, Any] | None = None) -> Profile:
     return profile
 
 
+MAX_FLAG = 10**9  # a numeric flag beyond this (days, counts, tries) would never end a run
+
+
 def _coerce(flag: str, default: object, value: object) -> Any:
     """`value` in the type of the flag's default, or `UnknownProfile` saying what was wanted."""
     if flag in {"repertoire_bulk_event", "client_repertoire_event"}:
@@ -190,6 +194,8 @@ def _coerce(flag: str, default: object, value: object) -> Any:
         if isinstance(value, bool):
             return value
     elif isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value) or abs(value) > MAX_FLAG:
+            raise UnknownProfile(f"flag {flag!r}: {value!r} is not a finite number", flag)
         if isinstance(default, float):
             return float(value)
         if isinstance(default, int) and value == int(value):

@@ -8,6 +8,7 @@ walking PyYAML's node tree once and remembering where each key path starts.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,16 +120,104 @@ def _pydantic_error(
     return ScenarioError(source, _line_of(path, lines), _dotted(path), message)
 
 
+# Limits on the document itself, checked before anything walks it (README: "Limits").
+MAX_FILE_BYTES = 1_000_000
+MAX_LINE = 10_000  # characters on one line
+MAX_DEPTH = 64  # nesting of mappings and lists
+MAX_NODES = 100_000  # values in the document once aliases are expanded
+_NOT_PRINTABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing nesting past MAX_DEPTH while it composes (its composer
+    recurses, so a deep document would otherwise end in RecursionError)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark.line + 1)  # type: ignore[no-untyped-call]
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _check_text(source: str, text: str) -> None:
+    """Refuse, with its line, what no scenario holds: overlong lines, control characters."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        if len(line) > MAX_LINE:
+            raise ScenarioError(source, number, "(file)", f"line longer than {MAX_LINE} characters")
+        bad = _NOT_PRINTABLE.search(line)
+        if bad is not None:
+            code = f"U+{ord(bad.group()):04X}"
+            message = f"control or non-printable character {code} at column {bad.start() + 1}"
+            raise ScenarioError(source, number, "(file)", message)
+
+
+def _expanded_size(root: yaml.Node, source: str) -> int:
+    """How many nodes the tree has with every alias expanded, counted over the shared graph
+    (so an alias bomb is measured in linear time, never expanded); a recursive alias is
+    refused."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            open_.discard(key)
+            sizes[key] = min(1 + sum(sizes[id(c)] for c in children), MAX_NODES + 1)
+            continue
+        if key in sizes:
+            continue
+        if key in open_:
+            raise ScenarioError(source, node.start_mark.line + 1, "(yaml)", "recursive alias")
+        open_.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
 def _parse_yaml(source: str, text: str) -> tuple[Any, dict[Path_, int]]:
+    _check_text(source, text)
+    loader = _BoundedLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is not None and _expanded_size(node, source) > MAX_NODES:
+            message = f"more than {MAX_NODES} values once aliases are expanded"
+            raise ScenarioError(source, 1, "(yaml)", message)
+        data = None if node is None else loader.construct_document(node)
+    except _TooDeep as error:
+        message = f"nested more than {MAX_DEPTH} levels deep"
+        raise ScenarioError(source, error.line, "(yaml)", message) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = None if mark is None else mark.line + 1
         raise ScenarioError(source, line, "(yaml)", str(error.problem or error)) from None
     except yaml.YAMLError as error:
         raise ScenarioError(source, None, "(yaml)", str(error)) from None
+    finally:
+        loader.dispose()
     lines: dict[Path_, int] = {}
     if node is not None:
         _index_lines(node, (), lines, source)
@@ -277,7 +366,20 @@ def _expectations(
 def load(path: str | Path, profile_name: str | None = None) -> Loaded:
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)
     except OSError as error:
         raise ScenarioError(source, None, "(file)", error.strerror or "cannot read") from None
-    return load_text(source, text, profile_name)
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError(source, None, "(file)", f"larger than {MAX_FILE_BYTES} bytes")
+    return load_text(source, _decode(source, raw), profile_name)
+
+
+def _decode(source: str, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        message = f"not UTF-8: byte 0x{raw[error.start]:02x} at column {column}"
+        raise ScenarioError(source, line, "(file)", message) from None

@@ -6,6 +6,7 @@ reload times are measured from the scenario start.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -41,6 +42,25 @@ def _iso_z(value: object) -> float:
     return moment
 
 
+# Bounds on what would make a run unbounded (README: "Limits").
+MAX_RUN = 366 * 86400.0  # a scenario's duration
+MAX_SETTLE = 30 * 86400.0
+MAX_RATE = 10_000.0  # writes, pieces or drops per device per day
+MAX_PRELOAD = 200_000  # entries preloaded per user
+MAX_DEVICES = 1_000
+
+
+def _at_most(limit: float, shown: str, positive: bool = False) -> Callable[[float], float]:
+    def check(seconds: float) -> float:
+        if positive and seconds == 0:
+            raise ValueError("must be above zero")
+        if seconds > limit:
+            raise ValueError(f"must be at most {shown}")
+        return seconds
+
+    return check
+
+
 SignedDuration = Annotated[float, BeforeValidator(parse_duration)]
 Duration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_non_negative)]
 Size = Annotated[int, BeforeValidator(parse_size), Field(ge=0)]
@@ -48,7 +68,8 @@ Epoch = Annotated[float, BeforeValidator(_iso_z)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity are never a meaningful scenario number: refused in every float field.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ClockStep(Strict):
@@ -141,7 +162,7 @@ class Direction(Strict):
 class Drops(Strict):
     """The connection is cut: at random (a Poisson rate) and at given times."""
 
-    per_day: float = Field(default=0.0, ge=0)
+    per_day: float = Field(default=0.0, ge=0, le=MAX_RATE)
     at: tuple[Duration, ...] = ()
 
 
@@ -176,7 +197,7 @@ class ServerOutage(Window):
 class Flap(Window):
     kind: Literal["flap"]
     devices: tuple[str, ...] = Field(min_length=1)
-    period: Duration = 300.0
+    period: Duration = Field(default=300.0, ge=1.0)
     down: Duration = 60.0
 
     @model_validator(mode="after")
@@ -204,15 +225,15 @@ class HotItem(Strict):
 
     user: str = Field(default="alice", min_length=1)
     devices: tuple[str, ...] = Field(min_length=2)
-    every: Duration = 7200.0
+    every: Duration = Field(default=7200.0, ge=1.0)
     within: Duration = 5.0
 
 
 class Workload(Strict):
-    entries_per_day: float = Field(default=4.0, ge=0)
+    entries_per_day: float = Field(default=4.0, ge=0, le=MAX_RATE)
     update_ratio: float = Field(default=0.2, ge=0, le=1)
     delete_ratio: float = Field(default=0.05, ge=0, le=1)
-    pieces_per_day: float = Field(default=0.5, ge=0)
+    pieces_per_day: float = Field(default=0.5, ge=0, le=MAX_RATE)
     piece_update_ratio: float = Field(default=0.3, ge=0, le=1)
     piece_remove_ratio: float = Field(default=0.05, ge=0, le=1)
     messy_spelling_ratio: float = Field(default=0.3, ge=0, le=1)
@@ -223,7 +244,7 @@ class Preload(Strict):
     """History a user already has on the server before the scenario starts."""
 
     user: str = Field(default="alice", min_length=1)
-    entries: int = Field(default=0, ge=0)
+    entries: int = Field(default=0, ge=0, le=MAX_PRELOAD)
     pieces: int = Field(default=0, ge=0, le=20000)
     over: Duration = 90 * 86400.0
 
@@ -271,7 +292,7 @@ class LiveServer(Strict):
     # User ids to mint tokens for; by default every user the devices name.
     users: tuple[str, ...] = ()
     # Scenario seconds per wall second: 10080 plays a week in a minute.
-    time_scale: float = Field(default=1000.0, gt=0)
+    time_scale: float = Field(default=1000.0, gt=0, le=1_000_000)
     # The deadline of every wait on the endpoint (connect, close, REST), in wall seconds.
     timeout: Duration = 10.0
 
@@ -282,10 +303,10 @@ Server = Annotated[SimServer | LiveServer, Field(discriminator="kind")]
 class Scenario(Strict):
     name: str = ""
     description: str = ""
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**63)
     start: Epoch = Field(default_factory=lambda: _iso_z("2026-03-02T00:00:00Z"))
-    duration: Duration
-    settle: Duration = 600.0
+    duration: Annotated[Duration, AfterValidator(_at_most(MAX_RUN, "366d", positive=True))]
+    settle: Annotated[Duration, AfterValidator(_at_most(MAX_SETTLE, "30d"))] = 600.0
     profile: str = "legacy"
     server: Server = SimServer()
     flags: dict[str, Any] = Field(default_factory=dict)
@@ -293,6 +314,6 @@ class Scenario(Strict):
     preload: tuple[Preload, ...] = ()
     faults: tuple[Fault, ...] = ()
     hot_items: tuple[HotItem, ...] = ()
-    devices: tuple[Device, ...] = Field(min_length=1)
+    devices: tuple[Device, ...] = Field(min_length=1, max_length=MAX_DEVICES)
     expect: dict[str, Any] = Field(default_factory=dict)
     expect_by_profile: dict[str, dict[str, Any]] = Field(default_factory=dict)

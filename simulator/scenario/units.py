@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
+
+MAX_DURATION = 3650 * 86400.0  # ten years: any duration beyond is a typo, and unbounded runs
+MAX_SIZE = 1024**4  # one TiB
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -24,7 +28,7 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 250ms, 90m, 7d or 1h30m")
     if isinstance(value, int | float):
-        return float(value)
+        return _bounded(float(value) if math.isfinite(value) else math.nan)
     if not isinstance(value, str):
         raise ValueError("expected a duration such as 250ms, 90m, 7d or 1h30m")
     text = value.strip().replace(" ", "")
@@ -33,19 +37,31 @@ def parse_duration(value: object) -> float:
     parts = _DURATION_PART.findall(body)
     if not body or "".join(n + u for n, u in parts) != body:
         raise ValueError(f"{value!r} is not a duration such as 250ms, 90m, 7d or 1h30m")
-    return sign * sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+    return _bounded(sign * sum(float(n) * _DURATION_UNITS[u] for n, u in parts))
+
+
+def _bounded(seconds: float) -> float:
+    if not abs(seconds) <= MAX_DURATION:  # also refuses NaN
+        raise ValueError("must be a finite duration of at most 3650d (ten years)")
+    return seconds
 
 
 def parse_size(value: object) -> int:
     """Bytes, from an integer or a string such as 1MiB, 500KB, 64KiB."""
     if isinstance(value, bool):
         raise ValueError("expected a size such as 2048, 64KiB or 1MiB")
+    size: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str):
+        size = value
+    elif isinstance(value, str):
         match = _SIZE.match(value.strip().lower())
         if match and match.group(2) in _SIZE_UNITS:
-            return round(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+            amount = float(match.group(1)) * _SIZE_UNITS[match.group(2)]
+            size = round(amount) if amount <= MAX_SIZE else MAX_SIZE + 1  # inf included
+    if size is not None:
+        if size > MAX_SIZE:
+            raise ValueError("must be at most 1TiB")
+        return size
     raise ValueError(f"{value!r} is not a size such as 2048, 64KiB or 1MiB")
 
 
