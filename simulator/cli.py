@@ -16,6 +16,7 @@ from simulator.errors import SyncsimError, UsageError
 from simulator.history import History
 from simulator.progress import terminal_bars
 from simulator.protocol.profile import PROFILES
+from simulator.report.folder import check_writable
 from simulator.runner import Run, judge_history, run, with_seed
 from simulator.scenario.loader import Loaded, load
 
@@ -32,15 +33,11 @@ def _scenario_path(name: str) -> Path:
 
 
 def write_report(run_: Run, out: Path) -> Path:
-    """Write every report file; each lands whole (temp file, then rename)."""
+    """Write the report folder all or nothing (see report/folder.py)."""
+    from simulator.report.folder import write_folder
     from simulator.report.render import render
 
-    out.mkdir(parents=True, exist_ok=True)
-    for name, content in render(run_).items():
-        temp = out / f".{name}.tmp"
-        temp.write_bytes(content)
-        os.replace(temp, out / name)
-    return out
+    return write_folder(out, render(run_))
 
 
 def _print_run(run_: Run, out: Path | None) -> None:
@@ -71,8 +68,10 @@ def _play(
 
 def cmd_run(args: argparse.Namespace) -> int:
     loaded = with_seed(load(_scenario_path(args.scenario)), args.seed)
+    out = args.out or REPORTS / loaded.scenario.name
+    check_writable(out)
     result = _play(loaded, args.endpoint, args.rest, args.time_scale)
-    out = write_report(result, args.out or REPORTS / loaded.scenario.name)
+    out = write_report(result, out)
     _print_run(result, out)
     return 0 if result.passed else 1
 
@@ -87,9 +86,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from simulator.live.diff import diff_report, diff_runs
 
     loaded = with_seed(load(_scenario_path(args.scenario)), args.seed)
+    out = args.out or REPORTS / loaded.scenario.name / "diff"
+    check_writable(out)
     simulated = run(loaded)
     live = _play(loaded, args.endpoint, args.rest, args.time_scale)
-    out = args.out or REPORTS / loaded.scenario.name / "diff"
     write_report(simulated, out / "sim")
     write_report(live, out / "live")
     differences = diff_runs(simulated, live)
@@ -126,9 +126,10 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     from simulator.matrix import matrix_json, matrix_markdown, run_matrix
 
     path = _scenario_path(args.scenario)
-    rows = run_matrix(path, args.seed)
-    name = rows[0].run.loaded.scenario.name
+    name = load(path).scenario.name
     out = args.out or REPORTS / name / "matrix"
+    check_writable(out)
+    rows = run_matrix(path, args.seed)
     for row in rows:
         write_report(row.run, out / row.profile)
     _write(out / "matrix.json", matrix_json(rows))
@@ -158,6 +159,7 @@ def cmd_e2e(args: argparse.Namespace) -> int:
     profiles = sorted(PROFILES) if args.all_profiles else [None]
     # Every file under every profile is validated before anything runs.
     loaded = [load(p, name) for p in paths for name in profiles]
+    check_writable(REPORTS / loaded[0].scenario.name)
     failures = 0
     for scenario in loaded:
         result = run(scenario)

@@ -1,4 +1,5 @@
 """Findings and history in; report contents (JSON, HTML, JUnit XML, PNG bytes) out.
 
-Nothing here writes files: the CLI does, so a report can be rendered and inspected in memory.
+Rendering writes nothing, so a report can be rendered and inspected in memory; folder.py alone
+writes a report folder, all or nothing.
 """
