@@ -1,7 +1,9 @@
 """`syncsim`: run scenarios, re-check histories, run the scenario library as a gate.
 
 Exit codes: 0 every expectation met, 1 an expectation failed, 2 bad input (scenario, history
-file, arguments), 3 a live endpoint could not be reached.
+file, arguments, an unwritable report), 3 a live endpoint could not be reached, 4 inconclusive
+(the evidence cannot be trusted: the observer failed, the endpoint stored nothing, the run
+never went quiet).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from simulator.history import History
 from simulator.progress import terminal_bars
 from simulator.protocol.profile import PROFILES
 from simulator.report.folder import check_writable
-from simulator.runner import Run, judge_history, run, with_seed
+from simulator.runner import Run, Verdict, judge_history, run, with_seed
 from simulator.scenario.loader import Loaded, load
 
 REPORTS = Path("reports")
@@ -41,15 +43,9 @@ def write_report(run_: Run, out: Path) -> Path:
 
 
 def _print_run(run_: Run, out: Path | None) -> None:
-    scenario = run_.loaded.scenario
-    verdict = "PASS" if run_.passed else "FAIL"
-    print(f"{scenario.name}: {verdict} (profile {run_.loaded.profile.name}, seed {scenario.seed})")
-    found = {k: v for k, v in run_.result.counts.items() if v}
-    print("  anomalies: " + (", ".join(f"{k}={v}" for k, v in found.items()) or "none"))
-    for outcome in run_.failed:
-        print(f"  FAILED {outcome.expectation.text}: got {outcome.value:g}")
-    if out is not None:
-        print(f"  report: {out / 'report.html'}")
+    from simulator.report.text import run_lines
+
+    print("\n".join(run_lines(run_, out)))
 
 
 def _play(
@@ -73,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = _play(loaded, args.endpoint, args.rest, args.time_scale)
     out = write_report(result, out)
     _print_run(result, out)
-    return 0 if result.passed else 1
+    return result.verdict.exit_code
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -97,6 +93,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     _write(out / "diff.md", text)
     print(text, end="")
     print(f"reports: {out / 'sim'}, {out / 'live'}")
+    if live.verdict is Verdict.INCONCLUSIVE:
+        return Verdict.INCONCLUSIVE.exit_code
     return 1 if differences.verdicts_differ else 0
 
 
@@ -107,7 +105,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     loaded = load(args.scenario) if args.scenario else _strict_default(history)
     result = judge_history(loaded, history)
     _print_run(result, None)
-    return 0 if result.passed else 1
+    return result.verdict.exit_code
 
 
 def _strict_default(history: History) -> Loaded:
@@ -136,7 +134,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     _write(out / "matrix.md", matrix_markdown(rows))
     print(matrix_markdown(rows), end="")
     print(f"\nreports: {out}/<profile>/report.html, table: {out / 'matrix.md'}")
-    return 0 if all(r.run.passed for r in rows) else 1
+    return max(r.run.verdict.exit_code for r in rows)
 
 
 def _write(path: Path, text: str) -> None:
@@ -160,7 +158,7 @@ def cmd_e2e(args: argparse.Namespace) -> int:
     # Every file under every profile is validated before anything runs.
     loaded = [load(p, name) for p in paths for name in profiles]
     check_writable(REPORTS / loaded[0].scenario.name)
-    failures = 0
+    failures = inconclusive = 0
     for scenario in loaded:
         result = run(scenario)
         name = scenario.scenario.name
@@ -170,9 +168,14 @@ def cmd_e2e(args: argparse.Namespace) -> int:
             else REPORTS / name
         )
         _print_run(result, write_report(result, out))
-        failures += not result.passed
-    print(f"{len(loaded) - failures} passed, {failures} failed")
-    return 1 if failures else 0
+        failures += result.verdict is Verdict.FAIL
+        inconclusive += result.verdict is Verdict.INCONCLUSIVE
+    passed = len(loaded) - failures - inconclusive
+    print(
+        f"{passed} passed, {failures} failed"
+        + (f", {inconclusive} inconclusive" * bool(inconclusive))
+    )
+    return 1 if failures else (4 if inconclusive else 0)
 
 
 def parser() -> argparse.ArgumentParser:

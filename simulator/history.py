@@ -57,6 +57,10 @@ class Kind(StrEnum):
     # PING/PONG are simulated frame by frame but summed per connection, one row when it ends:
     # thousands of identical keep-alive rows would bury everything else.
     KEEPALIVE = "keepalive"
+    # How the end-of-run observer of a live server fared, per user: detail {rest, catch_up}.
+    OBSERVER = "observer"
+    # Whether a live run went quiet before its snapshot: detail {reached, ...}.
+    QUIESCENCE = "quiescence"
 
 
 SERVER = "server"

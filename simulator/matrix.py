@@ -35,7 +35,7 @@ def _cells(row: MatrixRow) -> dict[str, object]:
     metrics = row.run.result.metrics
     return {
         "profile": row.profile,
-        "verdict": "pass" if row.run.passed else "FAIL",
+        "verdict": "pass" if row.run.passed else row.run.verdict.value.upper(),
         **{a.value: counts[a.value] for a in Anomaly},
         **{f: metrics[f] for f in FIGURES},
         "failed": [o.expectation.text for o in row.run.failed],

@@ -142,7 +142,9 @@ class ScenarioItem(pytest.Item):
         assert isinstance(self.parent, ScenarioFile)
         self.parent.finished(result, out)
         if not result.passed:
-            raise ScenarioFailed("\n".join(_summary(result, shown)))
+            from simulator.report.text import run_lines
+
+            raise ScenarioFailed("\n".join(run_lines(result, shown)))
 
     def repr_failure(
         self,
@@ -177,17 +179,6 @@ class BadScenario(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"syncsim {self.name}: scenario refused"
-
-
-def _summary(run_: Run, out: Path) -> list[str]:
-    """What `syncsim run` prints: verdict, anomalies, each failed bound, the report."""
-    scenario = run_.loaded.scenario
-    lines = [f"{scenario.name}: FAIL (profile {run_.loaded.profile.name}, seed {scenario.seed})"]
-    found = {k: v for k, v in run_.result.counts.items() if v}
-    lines.append("  anomalies: " + (", ".join(f"{k}={v}" for k, v in found.items()) or "none"))
-    lines += [f"  FAILED {o.expectation.text}: got {o.value:g}" for o in run_.failed]
-    lines.append(f"  report: {out / 'report.html'}")
-    return lines
 
 
 def _write(path: Path, text: str) -> None:

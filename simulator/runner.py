@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from simulator.checker.check import CheckResult, check
 from simulator.checker.expectations import Outcome, judge
@@ -10,6 +11,19 @@ from simulator.history import History
 from simulator.progress import ProgressCallback, ambient, attach
 from simulator.scenario.loader import Loaded
 from simulator.sim.driver import Simulation
+
+
+class Verdict(StrEnum):
+    """PASS and FAIL judge the expectations; INCONCLUSIVE says the evidence cannot be
+    trusted (the checker's doubts), whatever the counts."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+
+    @property
+    def exit_code(self) -> int:
+        return {Verdict.PASS: 0, Verdict.FAIL: 1, Verdict.INCONCLUSIVE: 4}[self]
 
 
 @dataclass(frozen=True)
@@ -20,8 +34,14 @@ class Run:
     outcomes: tuple[Outcome, ...]
 
     @property
+    def verdict(self) -> Verdict:
+        if self.result.doubts:
+            return Verdict.INCONCLUSIVE
+        return Verdict.PASS if all(o.passed for o in self.outcomes) else Verdict.FAIL
+
+    @property
     def passed(self) -> bool:
-        return all(o.passed for o in self.outcomes)
+        return self.verdict is Verdict.PASS
 
     @property
     def failed(self) -> tuple[Outcome, ...]:

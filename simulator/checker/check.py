@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from simulator.checker import convergence, duplicates, metrics, rules
+from simulator.checker.doubts import doubts
 from simulator.checker.findings import Finding
 from simulator.checker.names import Anomaly
 from simulator.checker.view import View
@@ -17,6 +18,7 @@ from simulator.history import History
 class CheckResult:
     findings: tuple[Finding, ...]
     metrics: dict[str, float]
+    doubts: tuple[str, ...] = ()  # why the verdict cannot be trusted (see doubts.py)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -38,4 +40,4 @@ def check(history: History) -> CheckResult:
         + rules.leaks(view)
         + metrics.payload(view)
     )
-    return CheckResult(tuple(found), metrics.measure(view))
+    return CheckResult(tuple(found), metrics.measure(view), doubts(view))

@@ -20,10 +20,12 @@ class Differences:
     only_sim: tuple[str, ...]  # items the simulated server ends with, and the live one not
     only_live: tuple[str, ...]
     different_value: tuple[str, ...]
+    verdicts: tuple[str, str] = ("pass", "pass")  # (simulated, live)
+    live_doubts: tuple[str, ...] = ()
 
     @property
     def verdicts_differ(self) -> bool:
-        return bool(self.expectations or self.anomalies)
+        return bool(self.expectations or self.anomalies or self.verdicts[0] != self.verdicts[1])
 
 
 def _server_state(run: Run) -> dict[tuple[str, str, str], str | None]:
@@ -58,6 +60,8 @@ def diff_runs(simulated: Run, live: Run) -> Differences:
                 k[2] for k in sim_state.keys() & live_state.keys() if sim_state[k] != live_state[k]
             )
         ),
+        (simulated.verdict.value, live.verdict.value),
+        live.result.doubts,
     )
 
 
@@ -67,6 +71,8 @@ def _word(passed: bool | None) -> str:
 
 def diff_report(name: str, d: Differences) -> str:
     lines = [f"# {name}: simulated against live", ""]
+    lines += [f"Verdicts: simulated {d.verdicts[0].upper()}, live {d.verdicts[1].upper()}.", ""]
+    lines += [f"- live run inconclusive: {reason}" for reason in d.live_doubts]
     if not d.verdicts_differ:
         lines.append("Same verdict on every expectation and the same anomaly counts.")
     for text, sim, live in d.expectations:

@@ -45,8 +45,13 @@ async def observe_server(run: LiveRun, user: str) -> None:
             for item in body.get(owner.bulk, []):
                 data, _ = split_version(item)
                 rows[(owner.name, str(owner.key(data)))] = (True, data)
-    for frame in await _catch_up(run, user):
+    frames, complete = await _catch_up(run, user)
+    for frame in frames:
         _apply(rows, frame)
+    # Whether the server's state is known: the checker's verdict is inconclusive without it.
+    run.record(
+        Kind.OBSERVER, None, user=user, detail={"rest": body is not None, "catch_up": complete}
+    )
     for (entity_type, entity_id), (live, data) in sorted(rows.items()):
         run.record(
             Kind.SNAPSHOT,
@@ -73,8 +78,9 @@ def _apply(rows: dict[tuple[str, str], tuple[bool, dict[str, Any]]], frame: Fram
             rows[(owner.name, entity_id)] = (False, {})
 
 
-async def _catch_up(run: LiveRun, user: str) -> list[Frame]:
-    """Every frame of a catch-up from the epoch, until it ends or the deadline passes."""
+async def _catch_up(run: LiveRun, user: str) -> tuple[list[Frame], bool]:
+    """Every frame of a catch-up from the epoch, until it ends or the deadline passes, and
+    whether it ended."""
     frames: list[Frame] = []
     try:
         async with connect(
@@ -98,9 +104,9 @@ async def _catch_up(run: LiveRun, user: str) -> list[Frame]:
                     frame.type is FrameType.SYNC_RESPONSE
                     and frame.get("message") == "Sync complete"
                 ):
-                    return frames
+                    return frames, True
     except (TimeoutError, OSError, InvalidHandshake, ConnectionClosed) as error:
         run.record(
             Kind.PEER_ERROR, None, user=user, reason=f"observer catch-up failed: {error!r}"[:200]
         )
-    return frames
+    return frames, False

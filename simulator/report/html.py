@@ -56,6 +56,7 @@ tr.failed td{background:var(--fail-bg)}
 margin:.4em 0 .9em}
 .banner.pass{background:var(--pass-bg);border:1px solid #a8dab5}
 .banner.fail{background:var(--fail-bg);border:1px solid #f4b4ae}
+.banner.inconclusive{background:#fff4e5;border:1px solid #f6c26b}.inconclusive{color:#8a5300}
 .banner .word{font-size:2em;font-weight:700;letter-spacing:.04em}
 .banner .why{color:#202124;font-weight:400}
 .cards{display:flex;flex-wrap:wrap;gap:.7em;margin:.4em 0 1em}
@@ -115,9 +116,12 @@ class _Clock:
 
 
 def _verdict(run: Run) -> str:
-    word, css = ("PASS", "pass") if run.passed else ("FAIL", "fail")
+    word, css = run.verdict.value.upper(), run.verdict.value
     total = len(run.outcomes)
-    if not total:
+    if run.result.doubts:
+        reasons = "; ".join(escape(r) for r in run.result.doubts)
+        why = f"The evidence cannot be trusted, so no count is judged: {reasons}."
+    elif not total:
         why = "This scenario sets no expectations, so nothing can fail."
     elif run.passed:
         why = f"All {total} expectations hold."
@@ -318,7 +322,7 @@ def report_html(run: Run, plots: Sequence[Plot]) -> str:
     clock = _Clock(float(scenario.start))
     as_ran = yaml.safe_dump(scenario.model_dump(mode="json", by_alias=True), sort_keys=False)
     started = datetime.fromtimestamp(float(scenario.start), UTC).strftime("%Y-%m-%d %H:%M UTC")
-    verdict = "PASS" if run.passed else "FAIL"
+    verdict = run.verdict.value.upper()
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -14,8 +14,13 @@ def junit_xml(run: Run) -> str:
         name=f"syncsim.{name}",
         tests=str(len(run.outcomes)),
         failures=str(len(run.failed)),
-        errors="0",
+        errors=str(int(bool(run.result.doubts))),
     )
+    if run.result.doubts:
+        # An inconclusive run is an error, not a pass: CI must not read it as green.
+        case = ET.SubElement(suite, "testcase", classname=f"syncsim.{name}", name="evidence")
+        error = ET.SubElement(case, "error", message="inconclusive", type="Inconclusive")
+        error.text = "\n".join(run.result.doubts)
     for outcome in run.outcomes:
         case = ET.SubElement(
             suite, "testcase", classname=f"syncsim.{name}", name=outcome.expectation.text

@@ -1,0 +1,66 @@
+"""When the checker cannot know: reasons a run's verdict is inconclusive, not pass or fail.
+
+A verdict is evidence. Against a live endpoint, syncsim sees the server only through its
+observer and the frames it answers; when the observer could not read the final state, when the
+endpoint stored nothing at all of what it was sent (it may not be the server it claims, or
+drops everything), or when the run never went quiet before the snapshot, the findings say
+more about the observation than about the system, so no count of them is judged.
+"""
+
+from __future__ import annotations
+
+from simulator.checker.view import View, tuples
+from simulator.history import SERVER, Kind
+
+
+def _rows(view: View, kind: Kind) -> list[object]:
+    frame = view.frame
+    return list(tuples(frame[frame["kind"] == kind.value]))
+
+
+def _observer(view: View) -> list[str]:
+    observed = _rows(view, Kind.OBSERVER)
+    if not observed:
+        return ["no observation of the live server's final state was recorded"]
+    failed = sorted(
+        str(r.user)  # type: ignore[attr-defined]
+        for r in observed
+        if not (r.detail or {}).get("rest") and not (r.detail or {}).get("catch_up")  # type: ignore[attr-defined]
+    )
+    if not failed:
+        return []
+    return [f"the observer could not read the server's final state for {', '.join(failed)}"]
+
+
+def _stored_nothing(view: View) -> list[str]:
+    sent = view.frames_sent
+    writes = sent[(sent["device"] != SERVER) & sent["write_id"].notna()]
+    if writes.empty or view.server:
+        return []
+    return [
+        f"the endpoint holds nothing, though {len(writes)} write frames were sent to it: "
+        "it stored nothing, or the observer saw none of it"
+    ]
+
+
+def _quiescence(view: View) -> list[str]:
+    reasons = []
+    for row in _rows(view, Kind.QUIESCENCE):
+        detail = row.detail or {}  # type: ignore[attr-defined]
+        if not detail.get("reached", True):
+            waited = detail.get("waited")
+            pending = detail.get("pending")
+            reasons.append(
+                "the run never went quiet before the snapshot"
+                + (f" (waited {waited:g} s" if isinstance(waited, int | float) else " (")
+                + (f", pending: {pending})" if pending else ")")
+            )
+    return reasons
+
+
+def doubts(view: View) -> tuple[str, ...]:
+    """Why the verdict cannot be trusted; empty when it can. Only live runs have doubts: the
+    simulated server is syncsim's own and its final state is read directly."""
+    if view.meta.get("mode") != "live":
+        return ()
+    return tuple(_observer(view) + _stored_nothing(view) + _quiescence(view))

@@ -1,0 +1,23 @@
+"""A run in a few lines of text: what `syncsim run` prints and a failed pytest item shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from simulator.runner import Run, Verdict
+
+
+def run_lines(run: Run, out: Path | None) -> list[str]:
+    scenario = run.loaded.scenario
+    word = run.verdict.value.upper()
+    lines = [f"{scenario.name}: {word} (profile {run.loaded.profile.name}, seed {scenario.seed})"]
+    lines += [f"  INCONCLUSIVE: {reason}" for reason in run.result.doubts]
+    found = {k: v for k, v in run.result.counts.items() if v}
+    shown = ", ".join(f"{k}={v}" for k, v in found.items()) or "none"
+    if run.verdict is Verdict.INCONCLUSIVE:
+        shown += " (not judged)"
+    lines.append("  anomalies: " + shown)
+    lines += [f"  FAILED {o.expectation.text}: got {o.value:g}" for o in run.failed]
+    if out is not None:
+        lines.append(f"  report: {out / 'report.html'}")
+    return lines

@@ -1,0 +1,49 @@
+"""Doubts: the live evidence a verdict needs, found missing in literal histories."""
+
+from __future__ import annotations
+
+from histories import at, meta, run, sent, server_holds, write
+
+from simulator.history import Kind, Record
+
+
+def live_meta() -> Record:
+    record = meta()
+    return Record(t=0.0, kind=Kind.META, detail={**(record.detail or {}), "mode": "live"})
+
+
+def observer(rest: bool, catch_up: bool) -> Record:
+    return Record(
+        t=1000.0, kind=Kind.OBSERVER, user="alice", detail={"rest": rest, "catch_up": catch_up}
+    )
+
+
+WRITES = [
+    write(10, "phone", "phone#1", "create", "e1", "fpA"),
+    sent(10, "phone", "phone#1", "e1", fingerprint="fpA"),
+]
+
+
+def test_a_failed_observer_makes_the_run_inconclusive() -> None:
+    result = run([live_meta(), *WRITES, observer(False, False), server_holds("e1", "fpA", at(10))])
+    assert result.doubts == ("the observer could not read the server's final state for alice",)
+
+
+def test_one_working_source_is_enough() -> None:
+    result = run([live_meta(), *WRITES, observer(False, True), server_holds("e1", "fpA", at(10))])
+    assert result.doubts == ()
+
+
+def test_an_endpoint_holding_nothing_of_what_it_was_sent_is_doubted() -> None:
+    (doubt,) = run([live_meta(), *WRITES, observer(True, True)]).doubts
+    assert doubt.startswith("the endpoint holds nothing, though 1 write frames were sent")
+
+
+def test_a_run_that_never_went_quiet_is_doubted() -> None:
+    quiet = Record(t=990.0, kind=Kind.QUIESCENCE, detail={"reached": False, "waited": 30.0})
+    rows = [live_meta(), *WRITES, observer(True, True), server_holds("e1", "fpA", at(10)), quiet]
+    assert run(rows).doubts == ("the run never went quiet before the snapshot (waited 30 s)",)
+
+
+def test_a_simulated_run_is_never_doubted() -> None:
+    assert run([meta(), *WRITES]).doubts == ()

@@ -1,0 +1,80 @@
+"""Endpoints that misbehave never pass: each run is inconclusive (exit 4) or unreachable (3)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import LINE, SECRET
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+SCENARIO = """
+name: fake
+seed: 3
+duration: 6h
+settle: 10m
+profile: legacy
+server: {{kind: live, url: "{ws}", rest_url: "{rest}", time_scale: 4000, timeout: 3s}}
+devices:
+  - {{name: phone, workload: {{entries_per_day: 48, pieces_per_day: 0, active_hours: [0, 24]}}}}
+  - {{name: laptop, workload: {{entries_per_day: 0, pieces_per_day: 0}}}}
+expect:
+  lost_write: {{gte: 1}}
+"""
+
+
+@pytest.fixture
+def fake(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "fake_endpoint.py"), request.param],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    match = LINE.search(process.stdout.readline())
+    assert match is not None
+    yield match.group(1), match.group(2)
+    process.kill()
+    process.wait(timeout=20)
+
+
+def _run(tmp_path: Path, ws: str, rest: str) -> subprocess.CompletedProcess[str]:
+    scenario = tmp_path / "fake.yaml"
+    scenario.write_text(SCENARIO.format(ws=ws, rest=rest))
+    return subprocess.run(
+        [sys.executable, "-m", "simulator.cli", "run", str(scenario), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"SYNCSIM_JWT_SECRET": SECRET, "PATH": "/usr/bin:/bin"},
+        cwd=ROOT,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("fake", ["stores_nothing"], indirect=True)
+def test_an_endpoint_that_stores_nothing_is_inconclusive_not_a_pass(
+    fake: tuple[str, str], tmp_path: Path
+) -> None:
+    # The legacy gate `lost_write: {gte: 1}` would be met by losing everything.
+    done = _run(tmp_path, *fake)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "INCONCLUSIVE: the endpoint holds nothing" in done.stdout
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["verdict"] == "inconclusive" and summary["doubts"]
+    assert 'errors="1"' in (tmp_path / "o" / "junit.xml").read_text()
+
+
+@pytest.mark.parametrize("fake", ["closes_at_once", "silent"], indirect=True)
+def test_an_endpoint_that_closes_or_never_answers_never_passes(
+    fake: tuple[str, str], tmp_path: Path
+) -> None:
+    done = _run(tmp_path, *fake)
+    assert done.returncode in (3, 4), done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
