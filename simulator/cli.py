@@ -16,8 +16,9 @@ from simulator.errors import SyncsimError, UsageError
 from simulator.history import History
 from simulator.progress import terminal_bars
 from simulator.protocol.profile import PROFILES
-from simulator.runner import Run, judge_history, run, with_seed
+from simulator.runner import run, with_seed
 from simulator.scenario.loader import Loaded, load
+from simulator.verdict import Run, judge_history
 
 REPORTS = Path("reports")
 SCENARIOS = Path("scenarios")

@@ -1,31 +1,13 @@
-"""One run of a scenario: simulate, check, judge the expectations."""
+"""One run of a scenario: simulate it with the simpy driver, then judge the history."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from simulator.checker.check import CheckResult, check
-from simulator.checker.expectations import Outcome, judge
-from simulator.history import History
 from simulator.progress import ProgressCallback, ambient, attach
 from simulator.scenario.loader import Loaded
 from simulator.sim.driver import Simulation
-
-
-@dataclass(frozen=True)
-class Run:
-    loaded: Loaded
-    history: History
-    result: CheckResult
-    outcomes: tuple[Outcome, ...]
-
-    @property
-    def passed(self) -> bool:
-        return all(o.passed for o in self.outcomes)
-
-    @property
-    def failed(self) -> tuple[Outcome, ...]:
-        return tuple(o for o in self.outcomes if not o.passed)
+from simulator.verdict import Run, judge_history
 
 
 def with_seed(loaded: Loaded, seed: int | None) -> Loaded:
@@ -47,9 +29,3 @@ def run(loaded: Loaded, progress: ProgressCallback | None = None) -> Run:
     if report is not None:
         report(total, total)
     return judge_history(loaded, history)
-
-
-def judge_history(loaded: Loaded, history: History) -> Run:
-    result = check(history)
-    outcomes = tuple(judge(list(loaded.expectations), result.values()))
-    return Run(loaded, history, result, outcomes)

@@ -319,6 +319,7 @@ LAYERS = (
     Layer("simulator.lifecycle", banned=DRIVERS),
     # Judging and rendering read a history, however it was recorded.
     Layer("simulator.checker", banned=DRIVERS),
+    Layer("simulator.verdict", banned=DRIVERS),
     Layer("simulator.report", banned=DRIVERS),
     # Reading and judging two reports draws nothing: matplotlib is the renderer's.
     Layer("simulator.compare", banned=(*DRIVERS, "matplotlib")),

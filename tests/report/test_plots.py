@@ -14,8 +14,9 @@ from matplotlib.image import imread
 from simulator.checker import series
 from simulator.checker.view import View
 from simulator.report import plots
-from simulator.runner import Run, run
+from simulator.runner import run
 from simulator.scenario.loader import load_text
+from simulator.verdict import Run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PLOTS = (

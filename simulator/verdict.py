@@ -1,0 +1,37 @@
+"""A judged run: its scenario, its history, what the checker found, each expectation's verdict.
+
+Judging needs only a history, never the driver that recorded it, so a simulated run, a live
+run and a history read back from a file are judged alike (and whatever renders a `Run` loads
+no simulation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simulator.checker.check import CheckResult, check
+from simulator.checker.expectations import Outcome, judge
+from simulator.history import History
+from simulator.scenario.loader import Loaded
+
+
+@dataclass(frozen=True)
+class Run:
+    loaded: Loaded
+    history: History
+    result: CheckResult
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.outcomes)
+
+    @property
+    def failed(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if not o.passed)
+
+
+def judge_history(loaded: Loaded, history: History) -> Run:
+    result = check(history)
+    outcomes = tuple(judge(list(loaded.expectations), result.values()))
+    return Run(loaded, history, result, outcomes)
