@@ -310,6 +310,8 @@ LAYERS = (
         banned=("asyncio",),
         only=("simulator", "simulator.protocol", "simulator.errors"),
     ),
+    # Durations and sizes, read by the scenario, the checker and the report alike.
+    Layer("simulator.units", only=("simulator", "simulator.units")),
     # What both executors share: a scenario, the physical world, the users, the plan and the
     # device lifecycle. None of it may need either executor.
     Layer("simulator.scenario", banned=DRIVERS),

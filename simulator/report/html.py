@@ -20,7 +20,7 @@ from simulator.history import Record
 from simulator.report import fmt
 from simulator.report.plots import Plot
 from simulator.report.summary import summary
-from simulator.scenario.units import format_duration
+from simulator.units import format_duration
 from simulator.verdict import Run
 
 MAX_FINDINGS_SHOWN = 200
