@@ -14,13 +14,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from simulator.compare import DEFAULT_TOLERANCE_PCT, Comparison
 from simulator.errors import SyncsimError, UsageError
 from simulator.history import History
 from simulator.progress import terminal_bars
 from simulator.protocol.profile import PROFILES
 from simulator.report.folder import check_writable
-from simulator.runner import Run, Verdict, judge_history, run, with_seed
+from simulator.runner import run, with_seed
 from simulator.scenario.loader import Loaded, load
+from simulator.verdict import Run, Verdict, judge_history
 
 REPORTS = Path("reports")
 SCENARIOS = Path("scenarios")
@@ -144,9 +146,40 @@ def _write(path: Path, text: str) -> None:
     os.replace(temp, path)
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    from simulator.compare import run_compare
+def write_comparison(comparison: Comparison, out: Path) -> Path:
+    """Write `compare.json` and `compare.html`; each lands whole (temp file, then rename)."""
+    from simulator.report.comparison import render_comparison
 
+    for name, content in render_comparison(comparison).items():
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.tmp")
+        temp.write_bytes(content)
+        os.replace(temp, path)
+    return out
+
+
+def run_compare(
+    base: Path, new: Path, tolerance_pct: float = DEFAULT_TOLERANCE_PCT, out: Path | None = None
+) -> int:
+    """The `syncsim compare` command: print the table, write the files, 1 when NEW is worse."""
+    from simulator.compare import compare
+    from simulator.report.comparison import reasons, text_table
+
+    comparison = compare(base, new, tolerance_pct)
+    target = write_comparison(comparison, out if out is not None else new / "compare")
+    print(text_table(comparison), end="")
+    if comparison.worse:
+        print(f"compare: NEW is worse than BASE (tolerance {tolerance_pct:g}%):")
+        for reason in reasons(comparison):
+            print(f"  WORSE {reason}")
+    else:
+        print(f"compare: NEW is not worse than BASE (tolerance {tolerance_pct:g}%)")
+    print(f"  written: {target / 'compare.html'}, {target / 'compare.json'}")
+    return 1 if comparison.worse else 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
     return run_compare(Path(args.base), Path(args.new), args.tolerance, args.out)
 
 

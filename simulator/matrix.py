@@ -12,8 +12,9 @@ from pathlib import Path
 
 from simulator.checker.names import Anomaly
 from simulator.protocol.profile import PROFILES
-from simulator.runner import Run, run, with_seed
+from simulator.runner import run, with_seed
 from simulator.scenario.loader import load
+from simulator.verdict import Run
 
 FIGURES = ("writes", "sync_requests", "queue_drops", "bytes_sent", "max_frame_bytes")
 

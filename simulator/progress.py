@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 import simpy
 
-from simulator.scenario.units import format_duration
+from simulator.units import format_duration
 
 # (simulated seconds done, simulated seconds in total)
 ProgressCallback = Callable[[float, float], None]

@@ -33,7 +33,7 @@ from simulator.scenario.loader import Loaded, load_text
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr
 
-    from simulator.runner import Run
+    from simulator.verdict import Run
 
 DEFAULT_DIRS = ("scenarios",)
 REPORTS_KEY = pytest.StashKey[Path]()

@@ -1,51 +1,13 @@
-"""One run of a scenario: simulate, check, judge the expectations."""
+"""One run of a scenario: simulate it with the simpy driver, then judge the history."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import replace
 
-from simulator.checker.check import CheckResult, check
-from simulator.checker.expectations import Outcome, judge
-from simulator.history import History
 from simulator.progress import ProgressCallback, ambient, attach
 from simulator.scenario.loader import Loaded
 from simulator.sim.driver import Simulation
-
-
-class Verdict(StrEnum):
-    """PASS and FAIL judge the expectations; INCONCLUSIVE says the evidence cannot be
-    trusted (the checker's doubts), whatever the counts."""
-
-    PASS = "pass"
-    FAIL = "fail"
-    INCONCLUSIVE = "inconclusive"
-
-    @property
-    def exit_code(self) -> int:
-        return {Verdict.PASS: 0, Verdict.FAIL: 1, Verdict.INCONCLUSIVE: 4}[self]
-
-
-@dataclass(frozen=True)
-class Run:
-    loaded: Loaded
-    history: History
-    result: CheckResult
-    outcomes: tuple[Outcome, ...]
-
-    @property
-    def verdict(self) -> Verdict:
-        if self.result.doubts:
-            return Verdict.INCONCLUSIVE
-        return Verdict.PASS if all(o.passed for o in self.outcomes) else Verdict.FAIL
-
-    @property
-    def passed(self) -> bool:
-        return self.verdict is Verdict.PASS
-
-    @property
-    def failed(self) -> tuple[Outcome, ...]:
-        return tuple(o for o in self.outcomes if not o.passed)
+from simulator.verdict import Run, judge_history
 
 
 def with_seed(loaded: Loaded, seed: int | None) -> Loaded:
@@ -67,9 +29,3 @@ def run(loaded: Loaded, progress: ProgressCallback | None = None) -> Run:
     if report is not None:
         report(total, total)
     return judge_history(loaded, history)
-
-
-def judge_history(loaded: Loaded, history: History) -> Run:
-    result = check(history)
-    outcomes = tuple(judge(list(loaded.expectations), result.values()))
-    return Run(loaded, history, result, outcomes)

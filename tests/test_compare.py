@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from tests_support import SMALL_YAML
 
-from simulator.cli import write_report
-from simulator.compare import compare, judge_row, run_compare
+from simulator.cli import run_compare, write_comparison, write_report
+from simulator.compare import compare, judge_row
 from simulator.errors import UsageError
 from simulator.runner import run
 from simulator.scenario.loader import load_text
@@ -65,8 +65,6 @@ def test_the_page_has_the_table_and_three_overlays(
 ) -> None:
     comparison = compare(reports["proposed"], reports["legacy"])
     out = tmp_path / "cmp"
-    from simulator.compare import write_comparison
-
     html = (write_comparison(comparison, out) / "compare.html").read_text()
     assert ">WORSE<" in html
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", html)

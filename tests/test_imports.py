@@ -7,13 +7,23 @@
 - simulator/sim and simulator/live never import each other.
 - simulator/checker imports nothing of simulator.sim, simulator.live, or the protocol's
   client, coordinator and store.
+
+Direct imports are not the whole story: a module that imports nothing forbidden can still load
+it through something it does import (the report once loaded simpy because `Run` lived beside
+the simulation). So each layer's modules are also imported, one per fresh interpreter, and
+what got loaded is checked (`LAYERS`); and the package-level import graph must have no cycle.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
+import itertools
+import json
+import os
+import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -271,3 +281,304 @@ def test_forbidden_imports_allows_near_names():
     source = "from simulator.protocol.timefmt import parse_iso_z\nimport simulator.history"
     assert forbidden_imports(source, "simulator.checker.view", FORBIDDEN_IN_CHECKER) == []
     assert forbidden_imports("import simulator.simple", "x", ("simulator.sim",)) == []
+
+
+# -- what each layer loads, transitively ---------------------------------------------------------
+
+# The drivers and what only they need. A layer below them must not load them even indirectly.
+SIMULATION = ("simpy", "simulator.sim", "simulator.runner")
+LIVE = ("websockets", "asyncio", "simulator.live")
+DRIVERS = (*SIMULATION, *LIVE)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Every module of `package` (a package or a single module), imported on its own, loads
+    none of `banned`; with `only` set, it loads nothing outside the standard library but those."""
+
+    package: str
+    banned: tuple[str, ...] = ()
+    only: tuple[str, ...] | None = None
+    exempt: tuple[str, ...] = ()  # modules of the package not held to it; say why beside each
+
+
+LAYERS = (
+    # The sans-I/O core: the standard library, itself and the one exception root. No asyncio:
+    # it must run unchanged under simpy.
+    Layer(
+        "simulator.protocol",
+        banned=("asyncio",),
+        only=("simulator", "simulator.protocol", "simulator.errors"),
+    ),
+    # Durations and sizes, read by the scenario, the checker and the report alike.
+    Layer("simulator.units", only=("simulator", "simulator.units")),
+    # What both executors share: a scenario, the physical world, the users, the plan and the
+    # device lifecycle. None of it may need either executor.
+    Layer("simulator.scenario", banned=DRIVERS),
+    Layer("simulator.world", banned=DRIVERS),
+    Layer("simulator.workload", banned=DRIVERS),
+    Layer("simulator.plan", banned=DRIVERS),
+    Layer("simulator.lifecycle", banned=DRIVERS),
+    # Judging and rendering read a history, however it was recorded.
+    Layer("simulator.checker", banned=DRIVERS),
+    Layer("simulator.verdict", banned=DRIVERS),
+    Layer("simulator.report", banned=DRIVERS),
+    # Reading and judging two reports draws nothing: matplotlib is the renderer's.
+    Layer("simulator.compare", banned=(*DRIVERS, "matplotlib")),
+    # The two executors never load each other.
+    Layer("simulator.sim", banned=LIVE),
+    Layer("simulator.live", banned=SIMULATION),
+)
+
+# Import one module in a fresh interpreter; report what that import added to sys.modules (what
+# the interpreter and the probe itself load at start-up is not the module's doing).
+_PROBE = """
+import importlib, json, sys
+before = set(sys.modules)
+importlib.import_module(sys.argv[1])
+added = sorted(set(sys.modules) - before)
+import simulator
+print(json.dumps({"simulator": simulator.__file__, "added": added}))
+"""
+
+
+def modules_in(package: str) -> list[str]:
+    """The package's modules (its __init__ included), or just the module, when it is one."""
+    path = ROOT.joinpath(*package.split("."))
+    if path.with_suffix(".py").is_file():
+        return [package]
+    return sorted(module_name(p) for p in path.rglob("*.py"))
+
+
+@functools.cache
+def loaded_by(module: str) -> frozenset[str]:
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, module],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, f"importing {module} failed:\n{done.stderr}"
+    body = json.loads(done.stdout.splitlines()[-1])
+    # The checkout under test, not another one an installed package points at.
+    assert Path(body["simulator"]).resolve().parent == PACKAGE, body["simulator"]
+    return frozenset(body["added"])
+
+
+def _is_stdlib(name: str) -> bool:
+    top = _top(name)
+    return top in sys.stdlib_module_names or top.startswith("_sysconfigdata")
+
+
+def layer_violations(layer: Layer, loaded: Iterable[str]) -> list[str]:
+    problems = []
+    for banned in layer.banned:
+        found = sorted(name for name in loaded if _within(name, banned))
+        if found:
+            shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+            problems.append(f"loads {banned} ({shown})")
+    if layer.only is not None:
+        outside = {
+            name if _within(name, "simulator") else _top(name)
+            for name in loaded
+            if not _is_stdlib(name) and not _allowed(name, layer.only)
+        }
+        problems += [f"loads {name} (not the standard library)" for name in sorted(outside)]
+    return problems
+
+
+def _allowed(name: str, only: tuple[str, ...]) -> bool:
+    # `simulator` itself (its __init__) is loaded by any of its modules; it allows no more.
+    return any(name == o if o == "simulator" else _within(name, o) for o in only)
+
+
+_LAYER_CASES = [
+    pytest.param(layer, module, id=module)
+    for layer in LAYERS
+    for module in modules_in(layer.package)
+    if module not in layer.exempt
+]
+
+
+@pytest.mark.parametrize(("layer", "module"), _LAYER_CASES)
+def test_a_layer_loads_nothing_above_it(layer: Layer, module: str):
+    problems = layer_violations(layer, loaded_by(module))
+    assert not problems, f"{module}: " + "; ".join(problems)
+
+
+def test_every_layer_names_real_modules():
+    for layer in LAYERS:
+        assert modules_in(layer.package), f"{layer.package}: no such package or module"
+        assert set(layer.exempt) <= set(modules_in(layer.package)), layer.exempt
+
+
+def test_the_probe_sees_what_an_import_loads():
+    assert {"simpy", "simulator.sim.driver"} <= loaded_by("simulator.sim.driver")
+    assert "simpy" not in loaded_by("simulator.protocol.codec")
+
+
+@pytest.mark.parametrize(
+    ("loaded", "layer"),
+    [
+        pytest.param({"simpy"}, Layer("x", banned=("simpy",)), id="banned-package"),
+        pytest.param({"simpy.core"}, Layer("x", banned=("simpy",)), id="banned-submodule"),
+        pytest.param(
+            {"simulator.sim.driver"}, Layer("x", banned=("simulator.sim",)), id="banned-layer"
+        ),
+        pytest.param({"yaml"}, Layer("x", only=("simulator",)), id="third-party"),
+        pytest.param(
+            {"simulator.history"},
+            Layer("x", only=("simulator", "simulator.protocol")),
+            id="outside-the-allowed-simulator-modules",
+        ),
+    ],
+)
+def test_layer_rule_catches(loaded: set[str], layer: Layer):
+    assert layer_violations(layer, loaded) != []
+
+
+@pytest.mark.parametrize(
+    ("loaded", "layer"),
+    [
+        pytest.param({"simulator.simple"}, Layer("x", banned=("simulator.sim",)), id="near-name"),
+        pytest.param(
+            {"json", "_json", "sqlite3", "_sysconfigdata__linux_x86_64-linux-gnu"},
+            Layer("x", only=("simulator",)),
+            id="standard-library",
+        ),
+        pytest.param(
+            {"simulator", "simulator.protocol.codec", "simulator.errors"},
+            Layer("x", only=("simulator", "simulator.protocol", "simulator.errors")),
+            id="allowed-simulator-modules",
+        ),
+    ],
+)
+def test_layer_rule_allows(loaded: set[str], layer: Layer):
+    assert layer_violations(layer, loaded) == []
+
+
+# -- no import cycles between the packages of simulator ------------------------------------------
+
+Graph = Mapping[str, Mapping[str, str]]  # package -> package it imports -> one import that does
+
+
+def package_of(name: str) -> str | None:
+    """`simulator.checker.view` -> `simulator.checker`; top-level modules are their own unit."""
+    parts = name.split(".")
+    return ".".join(parts[:2]) if parts[0] == "simulator" and len(parts) > 1 else None
+
+
+def package_graph() -> dict[str, dict[str, str]]:
+    graph: dict[str, dict[str, str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        current = module_name(path)
+        source = package_of(current)
+        if source is None:
+            continue  # simulator/__init__.py: the version, nothing imported
+        edges = graph.setdefault(source, {})
+        for imp in imports_of(_read(path), current, is_package=path.name == "__init__.py"):
+            target = package_of(imp.module)
+            if target is not None and target != source and _exists(target):
+                edges.setdefault(target, f"{current} imports {imp.module} (line {imp.line})")
+    return graph
+
+
+def _exists(package: str) -> bool:
+    """A package or module, not a name imported from `simulator` (`__version__`)."""
+    path = ROOT.joinpath(*package.split("."))
+    return path.is_dir() or path.with_suffix(".py").is_file()
+
+
+def import_cycles(graph: Graph) -> list[str]:
+    """One cycle per strongly connected group of packages, each hop with an import causing it."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:  # Tarjan's algorithm
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph.get(node, {})):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return [_describe(_cycle_through(graph, group), graph) for group in sorted(groups)]
+
+
+def _cycle_through(graph: Graph, group: list[str]) -> list[str]:
+    """The shortest path from the group's first package back to itself, inside the group."""
+    start, members = group[0], set(group)
+    paths = {start: [start]}
+    frontier = [start]
+    while frontier:
+        following = []
+        for node in frontier:
+            for nxt in sorted(graph.get(node, {})):
+                if nxt == start:
+                    return [*paths[node], start]
+                if nxt in members and nxt not in paths:
+                    paths[nxt] = [*paths[node], nxt]
+                    following.append(nxt)
+        frontier = following
+    raise AssertionError(f"no cycle through {group}")
+
+
+def _describe(cycle: list[str], graph: Graph) -> str:
+    hops = "; ".join(graph[a][b] for a, b in itertools.pairwise(cycle))
+    return f"{' -> '.join(cycle)} ({hops})"
+
+
+def test_no_import_cycles_between_packages():
+    graph = package_graph()
+    assert {"simulator.checker", "simulator.scenario", "simulator.runner"} <= set(graph)
+    cycles = import_cycles(graph)
+    assert not cycles, "import cycles: " + "\n".join(cycles)
+
+
+@pytest.mark.parametrize(
+    ("graph", "expected"),
+    [
+        pytest.param({"a": {"b": "i1"}, "b": {"c": "i2"}, "c": {}}, [], id="a-chain"),
+        pytest.param({"a": {"b": "i1"}, "b": {"a": "i2"}}, ["a -> b -> a (i1; i2)"], id="two"),
+        pytest.param(
+            {"a": {"b": "i1"}, "b": {"c": "i2"}, "c": {"a": "i3"}, "d": {"a": "i4"}},
+            ["a -> b -> c -> a (i1; i2; i3)"],
+            id="three",
+        ),
+        pytest.param(
+            {"a": {"b": "i1"}, "b": {"a": "i2"}, "c": {"d": "i3"}, "d": {"c": "i4"}},
+            ["a -> b -> a (i1; i2)", "c -> d -> c (i3; i4)"],
+            id="two-separate-cycles",
+        ),
+    ],
+)
+def test_import_cycles_are_found_and_named(graph: Graph, expected: list[str]):
+    assert import_cycles(graph) == expected
+
+
+def test_the_package_graph_resolves_imports_to_packages():
+    graph = package_graph()
+    assert "simulator.history" in graph["simulator.checker"]
+    assert "simulator.protocol" in graph["simulator.sim"]
+    assert all(target.startswith("simulator.") for edges in graph.values() for target in edges)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.checker.names import EXPECTABLE, METRICS, Unit
-from simulator.scenario.units import parse_duration, parse_size
+from simulator.units import parse_duration, parse_size
 
 _OPS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
     "lte": ("<=", operator.le),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simulator.history import SERVER, Kind
-from simulator.runner import Run
+from simulator.verdict import Run
 
 
 @dataclass(frozen=True)

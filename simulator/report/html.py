@@ -20,8 +20,8 @@ from simulator.history import Record
 from simulator.report import fmt
 from simulator.report.plots import Plot
 from simulator.report.summary import summary
-from simulator.runner import Run
-from simulator.scenario.units import format_duration
+from simulator.units import format_duration
+from simulator.verdict import Run
 
 MAX_FINDINGS_SHOWN = 200
 MAX_ROWS_SHOWN = 12

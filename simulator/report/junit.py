@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from simulator.runner import Run
+from simulator.verdict import Run
 
 
 def junit_xml(run: Run) -> str:

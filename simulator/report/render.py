@@ -7,7 +7,7 @@ from simulator.report.html import report_html
 from simulator.report.junit import junit_xml
 from simulator.report.plots import plot_files, report_plots
 from simulator.report.summary import summary_json
-from simulator.runner import Run
+from simulator.verdict import Run
 
 
 def render(run: Run) -> dict[str, bytes]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from simulator.runner import Run
+from simulator.verdict import Run
 
 
 def summary(run: Run) -> dict[str, Any]:

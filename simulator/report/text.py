@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from simulator.runner import Run, Verdict
+from simulator.verdict import Run, Verdict
 
 
 def run_lines(run: Run, out: Path | None) -> list[str]:

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from simulator.protocol.timefmt import parse_iso_z
-from simulator.scenario.units import parse_duration, parse_size
+from simulator.units import parse_duration, parse_size
 
 
 def _non_negative(seconds: float) -> float:

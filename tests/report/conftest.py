@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from simulator.report.render import render
-from simulator.runner import Run, run
+from simulator.runner import run
 from simulator.scenario.loader import load_text
+from simulator.verdict import Run
 
 # Two days, three devices of one user: offline windows, a reload while offline, a crash, a
 # wipe, a two-way and a one-way partition, a server outage, and a bound that fails on purpose

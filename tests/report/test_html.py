@@ -8,7 +8,7 @@ from html import escape
 from html.parser import HTMLParser
 
 from simulator.report.plots import report_plots
-from simulator.runner import Run
+from simulator.verdict import Run
 
 SECTIONS = ["summary", "anomalies", "metrics", "plots", "scenario"]
 

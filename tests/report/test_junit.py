@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from simulator.runner import Run
+from simulator.verdict import Run
 
 
 def test_failures_match_the_failed_expectations(eventful: tuple[Run, dict[str, bytes]]) -> None:

@@ -17,8 +17,9 @@ from simulator.checker.findings import Finding
 from simulator.checker.names import ANOMALIES, UNKNOWN_COLOUR, Anomaly, anomaly_info
 from simulator.checker.view import View
 from simulator.report import plots
-from simulator.runner import Run, run
+from simulator.runner import run
 from simulator.scenario.loader import load_text
+from simulator.verdict import Run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PLOTS = (

@@ -10,8 +10,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from simulator.report.render import render
-from simulator.runner import Run, run
+from simulator.runner import run
 from simulator.scenario.loader import Loaded
+from simulator.verdict import Run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -10,7 +10,7 @@ import pytest
 from simulator.errors import ScenarioError, UsageError
 from simulator.protocol.profile import resolve
 from simulator.scenario.loader import load, load_text
-from simulator.scenario.units import format_duration, parse_duration, parse_size
+from simulator.units import format_duration, parse_duration, parse_size
 
 SOURCE = "scenarios/broken.yaml"
 

@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from simulator.history import Kind
-from simulator.runner import Run, run
+from simulator.runner import run
 from simulator.scenario.loader import load_text
+from simulator.verdict import Run
 
 HOUR = 3600
 SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

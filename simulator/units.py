@@ -1,4 +1,8 @@
-"""Durations (`7d`, `90m`, `250ms`, `1h30m`, `-2h`) and sizes (`1MiB`, `500KB`, `2048`)."""
+"""Durations (`7d`, `90m`, `250ms`, `1h30m`, `-2h`) and sizes (`1MiB`, `500KB`, `2048`).
+
+Shared by the scenario model, the checker's `expect:` bounds, the report and the progress
+bar; standard library only, so none of them depends on another to read a quantity.
+"""
 
 from __future__ import annotations
 
