@@ -65,7 +65,7 @@ def _play(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    loaded = with_seed(load(_scenario_path(args.scenario)), args.seed)
+    loaded = with_seed(load(_scenario_path(args.scenario), args.profile), args.seed)
     out = args.out or REPORTS / loaded.scenario.name
     check_writable(out)
     result = _play(loaded, args.endpoint, args.rest, args.time_scale)
@@ -83,7 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_diff(args: argparse.Namespace) -> int:
     from simulator.live.diff import diff_report, diff_runs
 
-    loaded = with_seed(load(_scenario_path(args.scenario)), args.seed)
+    loaded = with_seed(load(_scenario_path(args.scenario), args.profile), args.seed)
     out = args.out or REPORTS / loaded.scenario.name / "diff"
     check_writable(out)
     simulated = run(loaded)
@@ -187,32 +187,77 @@ def cmd_e2e(args: argparse.Namespace) -> int:
     paths = sorted(Path(args.directory).glob("*.yaml"))
     if not paths:
         raise UsageError(f"{args.directory}: no scenario files (*.yaml)")
-    profiles = sorted(PROFILES) if args.all_profiles else [None]
+    profiles: list[str | None] = [None] if args.own_profile else [*sorted(PROFILES)]
+    if args.profile is not None:
+        profiles = [args.profile]
     # Every file under every profile is validated before anything runs.
     loaded = [load(p, name) for p in paths for name in profiles]
     check_writable(REPORTS / loaded[0].scenario.name)
-    failures = inconclusive = 0
+    if args.junit is not None:
+        check_writable(args.junit)
+    runs: list[Run] = []
     for scenario in loaded:
         result = run(scenario)
-        name = scenario.scenario.name
-        out = (
-            REPORTS / name / "matrix" / scenario.profile.name
-            if args.all_profiles
-            else REPORTS / name
-        )
+        out = REPORTS / scenario.scenario.name
+        if not args.own_profile:
+            out = out / "matrix" / scenario.profile.name
         _print_run(result, write_report(result, out))
-        failures += result.verdict is Verdict.FAIL
-        inconclusive += result.verdict is Verdict.INCONCLUSIVE
-    passed = len(loaded) - failures - inconclusive
-    print(
-        f"{passed} passed, {failures} failed"
-        + (f", {inconclusive} inconclusive" * bool(inconclusive))
-    )
+        runs.append(result)
+    if args.junit is not None:
+        from simulator.report.junit import junit_suites
+
+        _write(args.junit, junit_suites(runs))
+    verdicts = [r.verdict for r in runs]
+    failures, inconclusive = verdicts.count(Verdict.FAIL), verdicts.count(Verdict.INCONCLUSIVE)
+    doubtful = f", {inconclusive} inconclusive" if inconclusive else ""
+    print(f"{verdicts.count(Verdict.PASS)} passed, {failures} failed{doubtful}")
     return 1 if failures else (4 if inconclusive else 0)
 
 
+EPILOG = """examples:
+  syncsim run offline_week                  run a library scenario, report in reports/offline_week/
+  syncsim run my.yaml --profile proposed    the same scenario under another profile
+  syncsim matrix offline_week               under every profile, side by side
+  syncsim e2e scenarios --junit junit.xml   every scenario under every profile: the CI gate
+  syncsim serve --port 8787 --profile seq   the reference server on real WebSockets
+  syncsim run offline_week --endpoint ws://127.0.0.1:8787/sync/ws   live
+  syncsim compare reports/x/matrix/proposed reports/x/matrix/legacy
+
+exit codes:
+  0  every expectation met
+  1  an expectation failed
+  2  bad input: a scenario, a history, the arguments, an unwritable report
+  3  a live endpoint could not be reached
+  4  inconclusive: the evidence cannot be trusted (live observer failed, nothing stored,
+     never quiet)
+"""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("syncsim")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree
+        return "unknown"
+
+
+def _profile_option(command: argparse.ArgumentParser, what: str) -> None:
+    command.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        help=f"{what} under this profile instead of the one the scenario names",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="syncsim", description=__doc__.splitlines()[0])
+    top = argparse.ArgumentParser(
+        prog="syncsim",
+        description=__doc__.splitlines()[0].replace("`", ""),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("--version", action="version", version=f"syncsim {_version()}")
     commands = top.add_subparsers(dest="command", required=True)
     run_p = commands.add_parser("run", help="run one scenario and write reports/<name>/")
     run_p.add_argument("scenario", help="a scenario file, or a name under scenarios/")
@@ -221,6 +266,7 @@ def parser() -> argparse.ArgumentParser:
     run_p.add_argument("--endpoint", help="run live against this ws:// or wss:// URL")
     run_p.add_argument("--rest", help="the endpoint's REST base URL (default: its host)")
     run_p.add_argument("--time-scale", type=float, help="live: scenario seconds per wall second")
+    _profile_option(run_p, "run it")
     run_p.set_defaults(handler=cmd_run)
     serve_p = commands.add_parser("serve", help="run the reference server on real WebSockets")
     serve_p.add_argument("--host", default="127.0.0.1")
@@ -239,6 +285,7 @@ def parser() -> argparse.ArgumentParser:
     diff_p.add_argument("--time-scale", type=float, help="live: scenario seconds per wall second")
     diff_p.add_argument("--seed", type=int, help="override the scenario's seed")
     diff_p.add_argument("--out", type=Path, help="output directory (default reports/<name>/diff)")
+    _profile_option(diff_p, "run it")
     diff_p.set_defaults(handler=cmd_diff)
     check_p = commands.add_parser("check", help="re-check a saved history.jsonl")
     check_p.add_argument("history", help="a history.jsonl written by syncsim run")
@@ -256,8 +303,15 @@ def parser() -> argparse.ArgumentParser:
     e2e_p.add_argument(
         "--all-profiles",
         action="store_true",
-        help="run each scenario under every profile (the matrix as the gate)",
+        help="run each scenario under every profile (the default; kept for old scripts)",
     )
+    e2e_p.add_argument(
+        "--own-profile",
+        action="store_true",
+        help="run each scenario once, under the profile it names",
+    )
+    _profile_option(e2e_p, "run every scenario")
+    e2e_p.add_argument("--junit", type=Path, help="also write one JUnit XML of every run here")
     e2e_p.set_defaults(handler=cmd_e2e)
     compare_p = commands.add_parser("compare", help="is NEW worse than BASE? (two report dirs)")
     compare_p.add_argument("base", help="a report directory, a folder of them, or a matrix dir")

@@ -137,3 +137,39 @@ def test_console_script_has_no_traceback_on_bad_input(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip() == f"syncsim: {scenario}:1: duration: must not be negative"
+
+
+def test_version_and_help_name_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("syncsim 0.")
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    shown = capsys.readouterr().out
+    assert "exit codes:" in shown and "4  inconclusive" in shown and "`" not in shown
+
+
+def test_run_takes_a_profile(tmp_path: Path) -> None:
+    scenario = write(tmp_path, "small.yaml", SMALL_YAML)
+    assert main(["run", str(scenario), "--profile", "seq", "--out", str(tmp_path / "o")]) == 0
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["profile"]["name"] == "seq"
+
+
+def test_e2e_runs_every_profile_by_default_and_writes_one_junit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The README and the CI example say the gate is every scenario under every profile.
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    write(scenarios, "small.yaml", SMALL_YAML)
+    monkeypatch.chdir(tmp_path)
+    assert main(["e2e", "scenarios", "--junit", "junit.xml"]) == 0
+    assert "3 passed, 0 failed" in capsys.readouterr().out
+    suites = ET.parse(tmp_path / "junit.xml").getroot()
+    assert [s.get("name") for s in suites] == [
+        "syncsim.small.legacy",
+        "syncsim.small.proposed",
+        "syncsim.small.seq",
+    ]
+    assert main(["e2e", "scenarios", "--own-profile"]) == 0
+    assert "1 passed, 0 failed" in capsys.readouterr().out

@@ -8,7 +8,21 @@ from simulator.verdict import Run
 
 
 def junit_xml(run: Run) -> str:
-    name = run.loaded.scenario.name
+    text = ET.tostring(_suite(run), encoding="unicode", xml_declaration=True)
+    return str(text) + "\n"
+
+
+def junit_suites(runs: list[Run]) -> str:
+    """Every run's suite in one file, as `syncsim e2e --junit` writes it."""
+    root = ET.Element("testsuites", name="syncsim")
+    for run in runs:
+        root.append(_suite(run, by_profile=True))
+    return str(ET.tostring(root, encoding="unicode", xml_declaration=True)) + "\n"
+
+
+def _suite(run: Run, by_profile: bool = False) -> ET.Element:
+    # In one file of many runs, the same scenario appears once per profile.
+    name = run.loaded.scenario.name + (f".{run.loaded.profile.name}" if by_profile else "")
     suite = ET.Element(
         "testsuite",
         name=f"syncsim.{name}",
@@ -33,8 +47,7 @@ def junit_xml(run: Run) -> str:
                 type="ExpectationFailed",
             )
             failure.text = _evidence(run, outcome.expectation.name)
-    text = ET.tostring(suite, encoding="unicode", xml_declaration=True)
-    return str(text) + "\n"
+    return suite
 
 
 def _evidence(run: Run, name: str) -> str:
