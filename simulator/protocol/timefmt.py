@@ -6,7 +6,6 @@ strict parser accepts nothing else.
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import datetime, timedelta
 
@@ -41,8 +40,8 @@ def parse_timestamp(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        # Compared before any conversion: float() of a 401-digit int overflows.
-        if not (math.isfinite(value) and MIN_EPOCH_MS <= value <= MAX_EPOCH_MS):
+        # Compared before any conversion (float() of a 401-digit int overflows); NaN fails it.
+        if not MIN_EPOCH_MS <= value <= MAX_EPOCH_MS:
             return None
         return float(value) / 1000.0
     return parse_iso_z(value)
