@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NAME ?= offline_week
 
-.PHONY: install test scenario e2e compare lint bench clean
+.PHONY: install test scenario e2e compare lint bench fuzz clean
 
 install: $(STAMP)
 
@@ -31,6 +31,11 @@ compare: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# Hostile frames at the reference server; prints the counts, exits 1 unless every one is 0.
+# make fuzz [FUZZ_ARGS="--frames 100000 --socket-frames 10000 --rest-bodies 1000 --seed 1"]
+fuzz: $(STAMP)
+	$(BIN)/python bench/fuzz_server.py $(FUZZ_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check simulator tests bench

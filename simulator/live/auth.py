@@ -1,16 +1,22 @@
 """Tokens as the modelled server checks them: HS256 JWTs whose `sub` is the userId.
 
 Refusals are plain HTTP answers before the WebSocket upgrade: 400 when userId or token is
-missing, 401 when the token is bad or expired, 403 when its subject is another user.
+missing (or the userId is longer than an id may be), 401 when the token is bad, expired, has no
+`exp` or an `exp` more than `MAX_TOKEN_AHEAD_S` (a year) ahead, 403 when its subject is another
+user. A year bounds how long a leaked token is good for: nothing revokes one.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import jwt
 
+from simulator.protocol.entities import MAX_ID_LENGTH, fits_id
+
 ALGORITHM = "HS256"
+MAX_TOKEN_AHEAD_S = 365 * 24 * 3600.0  # the furthest `exp` a token may have, from now
 
 
 def mint(secret: str, user: str, now: float, ttl_s: float = 24 * 3600.0) -> str:
@@ -25,16 +31,34 @@ class Refusal:
     reason: str
 
 
+def bearer_token(header: str | None) -> tuple[str | None, Refusal | None]:
+    """The token of an `Authorization: Bearer TOKEN` header (the scheme in any case); None
+    without a header, a 401 refusal for any other header, a bare token included."""
+    if header is None or not header.strip():
+        return None, None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None, Refusal(401, "Authorization: expected 'Bearer TOKEN'")
+    return token.strip(), None
+
+
 def check(secret: str, user: str | None, token: str | None) -> Refusal | None:
-    """None when `token` lets `user` in, else the HTTP refusal the server answers with."""
+    """None when `token` lets `user` in now, else the HTTP refusal the server answers with."""
     if not user or not token:
         return Refusal(400, "userId and token are required")
+    if not fits_id(user):
+        return Refusal(400, f"userId: longer than {MAX_ID_LENGTH} characters")
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub"]})
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]}
+        )
     except jwt.ExpiredSignatureError:
         return Refusal(401, "token expired")
     except jwt.PyJWTError as error:
         return Refusal(401, f"bad token: {error}")
+    # PyJWT has checked that int() takes `exp`, and that it is not in the past.
+    if int(claims["exp"]) > time.time() + MAX_TOKEN_AHEAD_S:
+        return Refusal(401, "token exp is more than a year ahead")
     if claims.get("sub") != user:
         return Refusal(403, "token subject is another user")
     return None

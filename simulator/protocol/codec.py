@@ -92,6 +92,17 @@ def _refuse_constant(name: str) -> None:
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
+def read_json(text: str) -> Any:
+    """Parse JSON as the wire takes it (no NaN or Infinity literals, integers of at most 4300
+    digits); `ValueError` saying why otherwise, never another exception."""
+    try:
+        return _DECODER.decode(text)
+    except RecursionError:  # the C scanner refuses nesting deeper than the recursion limit
+        raise ValueError("invalid JSON: nested too deep") from None
+    except ValueError:  # JSONDecodeError is a ValueError, as are huge ints
+        raise ValueError("invalid JSON") from None
+
+
 def decode(text: str | bytes) -> Frame | BadFrame:
     """Parse one WebSocket message; never raises on bad input."""
     if isinstance(text, bytes):
@@ -100,9 +111,9 @@ def decode(text: str | bytes) -> Frame | BadFrame:
         except UnicodeDecodeError:
             return BadFrame("binary message is not UTF-8", repr(text[:80]))
     try:
-        body = _DECODER.decode(text)
-    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError, as are huge ints
-        return BadFrame("invalid JSON", text[:200])
+        body = read_json(text)
+    except ValueError as error:
+        return BadFrame(str(error), text[:200])
     if not isinstance(body, dict):
         return BadFrame("frame is not a JSON object", text[:200])
     name = body.pop("type", None)

@@ -8,6 +8,11 @@ which the driver drains and delivers. A mutation is acknowledged to its sender w
 A refused frame gets an `ERROR` frame and changes nothing else. The REST endpoints
 (`rest_pull`, `rest_push`) work on the same store and broadcast the same way.
 
+Every frame, whatever it is, gets an answer: a PING its PONG, a SYNC_REQUEST its bulk frames and
+one SYNC_RESPONSE, a mutation one SYNC_RESPONSE or one ERROR, anything else one ERROR. No peer
+data makes `receive` raise: a frame is held to the limits of `entities.check_frame_fields`
+(UTF-8, lengths, 64-bit integers, depth) before anything reads it.
+
 The server stores whatever valid change arrives last: it applies no conflict rule of its own,
 as the modelled server does not. Which behaviours are on (repertoire bulk, chunking, versions
 in broadcasts, ACKs naming the messageId, idempotency) is the profile's business.
@@ -22,7 +27,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.protocol.codec import BadFrame, Frame, FrameType, decode, error_frame
-from simulator.protocol.entities import Invalid
+from simulator.protocol.entities import (
+    MAX_ID_LENGTH,
+    Invalid,
+    check_frame_fields,
+    check_json,
+    fits_id,
+    require_id,
+)
 from simulator.protocol.kinds import (
     ENTRY_KIND,
     KINDS,
@@ -107,9 +119,7 @@ def validate(frame: Frame) -> Change:
     if type_ in owner.writes:
         item = owner.clean(frame.get(owner.body))
         return Change(type_, owner.name, str(owner.key(item)), item, False)
-    entity_id = frame.get(owner.delete_id)
-    if not isinstance(entity_id, str) or not entity_id.strip():
-        raise Invalid(f"{owner.delete_id}: required non-empty string")
+    entity_id = require_id(frame.fields, owner.delete_id)
     return Change(type_, owner.name, entity_id, {}, True)
 
 
@@ -135,7 +145,13 @@ class Coordinator:
         frame = decode(text)
         if isinstance(frame, BadFrame):
             self._refuse(conn_id, frame.reason, now)
-        elif frame.type is FrameType.PING:
+            return
+        try:
+            check_frame_fields(frame.fields)
+        except Invalid as error:
+            self._refuse(conn_id, f"invalid {frame.type.value}: {error}", now, frame)
+            return
+        if frame.type is FrameType.PING:
             self._send(conn_id, Frame.make(FrameType.PONG, now))
         elif frame.type is FrameType.SYNC_REQUEST:
             self._catch_up(conn_id, frame, now)
@@ -159,6 +175,8 @@ class Coordinator:
 
     def _refuse(self, conn_id: str, reason: str, now: float, frame: Frame | None = None) -> None:
         self._out.append(Refused(conn_id, reason))
+        if frame is not None and not fits_id(frame.get("messageId")):
+            frame = None  # only a messageId fit to send back is echoed
         self._send(conn_id, error_frame(reason, now, frame))
 
     # -- catch-up -----------------------------------------------------------------------
@@ -315,18 +333,29 @@ class Coordinator:
     def rest_push(
         self, user: str, body: object, idempotency_key: str | None, now: float
     ) -> tuple[int, dict[str, Any]]:
-        """POST /api/sync/push: all changes or none; a repeated key gets the first answer."""
+        """POST /api/sync/push: all changes or none; a repeated key gets the first answer.
+
+        A body that breaks the frame limits or holds an invalid change is answered 400 with an
+        `error` naming the field (`changes[2].entry.duration: ...`)."""
+        if idempotency_key and not fits_id(idempotency_key):
+            return 400, {"error": f"X-Idempotency-Key: longer than {MAX_ID_LENGTH} characters"}
         if idempotency_key:
             earlier = self.store.rest_response(user, idempotency_key)
             if earlier is not None:
                 return earlier
+        try:
+            check_json(body)
+        except Invalid as error:
+            return 400, {"error": str(error)}
         changes = body.get("changes") if isinstance(body, Mapping) else None
         if not isinstance(changes, list):
             return 400, {"error": "changes: required list"}
-        try:
-            validated = [validate(_as_frame(c, now)) for c in changes]
-        except Invalid as error:
-            return 400, {"error": str(error)}
+        validated = []
+        for index, change in enumerate(changes):
+            try:
+                validated.append(validate(_as_frame(change, now)))
+            except Invalid as error:
+                return 400, {"error": f"changes[{index}]: {error}"}
         rows = [self._store(REST, user, change, now, None) for change in validated]
         answer = (200, {"applied": len(rows), "lastSeq": max((r.seq for r in rows), default=0)})
         if idempotency_key:
@@ -334,8 +363,13 @@ class Coordinator:
         return answer
 
 
+_MUTATION_NAMES = frozenset(t.value for t in MUTATIONS)
+
+
 def _as_frame(change: object, now: float) -> Frame:
-    if not isinstance(change, Mapping) or change.get("type") not in {t.value for t in MUTATIONS}:
+    type_ = change.get("type") if isinstance(change, Mapping) else None
+    if not isinstance(type_, str) or type_ not in _MUTATION_NAMES:
         raise Invalid("type: each change needs a mutation type such as ENTRY_CREATED")
+    assert isinstance(change, Mapping)
     fields = {k: v for k, v in change.items() if k not in ("type", "timestamp")}
-    return Frame.make(FrameType(change["type"]), now, **fields)
+    return Frame.make(FrameType(type_), now, **fields)

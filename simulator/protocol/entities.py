@@ -3,12 +3,18 @@
 Validation is as strict as the real server's: whole-minute integer durations, lower-case enums,
 an instrument, strict `Z` timestamps. Unknown fields are dropped, as the server drops them, so a
 value's fingerprint is computed over exactly what survives a round trip through the server.
+
+Before any of that, `check_json` holds a whole frame (or REST body) to the limits every store
+and wire can keep: strings valid UTF-8 and at most `MAX_STRING_LENGTH` characters, integers in
+SQLite's signed 64-bit range, finite numbers, at most `MAX_DEPTH` levels of nesting. Ids (entry
+and score ids, messageId, deviceId) are at most `MAX_ID_LENGTH` characters.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -41,10 +47,115 @@ class Invalid(ValueError):
     """An entity the real server would refuse; the message says which field and why."""
 
 
+# -- limits every frame obeys -------------------------------------------------------------
+
+MAX_ID_LENGTH = 200  # characters of an entry id, score id, messageId, deviceId
+MAX_STRING_LENGTH = 10_000  # characters of any other string in a frame, keys included
+MAX_DEPTH = 32  # levels of objects and lists in one frame or REST body
+INT64_MIN = -(2**63)  # SQLite INTEGER holds exactly this range
+INT64_MAX = 2**63 - 1
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+
+
+def _join(path: str, key: str) -> str:
+    # A key that is no plain name is shown escaped and cut, so the path is safe to send back.
+    shown = key if _PLAIN_KEY.fullmatch(key) else ascii(key[:40])
+    return f"{path}.{shown}" if path else shown
+
+
+def _show(value: object) -> str:
+    """A refused value as an ERROR may quote it: escaped (repr escapes lone surrogates) and
+    short."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _string_problem(text: str, limit: int) -> str | None:
+    if len(text) > limit:
+        return f"longer than {limit} characters"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            return f"not valid UTF-8 (lone surrogate at character {error.start})"
+    return None
+
+
+def check_json(value: object, path: str = "") -> None:
+    """Refuse, with `Invalid` naming the place, a decoded JSON value that SQLite, UTF-8 or a
+    peer cannot hold; walks without recursion, so no nesting can exhaust the stack."""
+    stack: list[tuple[object, str, int]] = [(value, path, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, str):
+            problem = _string_problem(item, MAX_STRING_LENGTH)
+            if problem is not None:
+                raise Invalid(f"{where or 'value'}: {problem}")
+        elif item is None or isinstance(item, bool):
+            continue
+        elif isinstance(item, int):
+            if not INT64_MIN <= item <= INT64_MAX:
+                raise Invalid(f"{where or 'value'}: integer outside the signed 64-bit range")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise Invalid(f"{where or 'value'}: number is not finite")
+        elif isinstance(item, Mapping | list):
+            if depth >= MAX_DEPTH:
+                raise Invalid(f"{where or 'value'}: nested deeper than {MAX_DEPTH} levels")
+            children: list[tuple[object, str, int]] = []
+            if isinstance(item, Mapping):
+                for key, child in item.items():
+                    name = str(key)
+                    problem = _string_problem(name, MAX_STRING_LENGTH)
+                    if problem is not None:
+                        raise Invalid(f"{_join(where, name)}: key {problem}")
+                    children.append((child, _join(where, name), depth + 1))
+            else:
+                children = [(c, f"{where}[{i}]", depth + 1) for i, c in enumerate(item)]
+            stack.extend(reversed(children))  # the first bad field is the one named
+        else:
+            raise Invalid(f"{where or 'value'}: {type(item).__name__} is not a JSON value")
+
+
+def id_problem(value: object) -> str | None:
+    """Why `value` cannot be an id (non-empty string of at most MAX_ID_LENGTH characters,
+    valid UTF-8), or None when it can."""
+    if not isinstance(value, str) or not value.strip():
+        return "required non-empty string"
+    return _string_problem(value, MAX_ID_LENGTH)
+
+
+def fits_id(value: object) -> bool:
+    """A string that may be keyed and echoed: valid UTF-8, at most MAX_ID_LENGTH characters."""
+    return isinstance(value, str) and _string_problem(value, MAX_ID_LENGTH) is None
+
+
+def check_frame_fields(fields: Mapping[str, Any]) -> None:
+    """The limits of a whole frame: `check_json` over its fields, and the frame-level ids
+    (messageId, deviceId: keyed for idempotency, echoed in ACKs), when they are strings, at
+    most MAX_ID_LENGTH characters."""
+    check_json(fields)
+    for key in ("messageId", "deviceId"):
+        value = fields.get(key)
+        if isinstance(value, str) and not fits_id(value):
+            raise Invalid(f"{key}: longer than {MAX_ID_LENGTH} characters")
+
+
 def _require_str(data: Mapping[str, Any], key: str) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value.strip():
         raise Invalid(f"{key}: required non-empty string")
+    return value
+
+
+def require_id(data: Mapping[str, Any], key: str) -> str:
+    """`data[key]` as an id, or `Invalid` saying why it cannot be one."""
+    value = data.get(key)
+    problem = id_problem(value)
+    if problem is not None:
+        raise Invalid(f"{key}: {problem}")
+    assert isinstance(value, str)
     return value
 
 
@@ -60,6 +171,8 @@ def _clean_pieces(value: object) -> list[dict[str, str]]:
             if key in piece:
                 if not isinstance(piece[key], str):
                     raise Invalid(f"pieces[{index}].{key}: must be a string")
+                if key == "id" and len(piece[key]) > MAX_ID_LENGTH:
+                    raise Invalid(f"pieces[{index}].id: longer than {MAX_ID_LENGTH} characters")
                 clean[key] = piece[key]
         pieces.append(clean)
     return pieces
@@ -68,7 +181,7 @@ def _clean_pieces(value: object) -> list[dict[str, str]]:
 def _clean_optional(data: Mapping[str, Any], clean: Entity) -> None:
     if "mood" in data and data["mood"] is not None:
         if not isinstance(data["mood"], str) or data["mood"] not in MOODS:
-            raise Invalid(f"mood: {data['mood']!r} is not one of {sorted(MOODS)}")
+            raise Invalid(f"mood: {_show(data['mood'])} is not one of {sorted(MOODS)}")
         clean["mood"] = data["mood"]
     if "notes" in data and data["notes"] is not None:
         if not isinstance(data["notes"], str):
@@ -86,23 +199,25 @@ def _clean_optional(data: Mapping[str, Any], clean: Entity) -> None:
                 raise Invalid(f"{key}: must be an ISO 8601 UTC timestamp ending in Z")
             clean[key] = data[key]
     if "device_id" in data:
-        clean["device_id"] = _require_str(data, "device_id")
+        clean["device_id"] = require_id(data, "device_id")
 
 
 def clean_entry(data: object) -> Entity:
     """The entry as the server stores it, or `Invalid` naming the first bad field."""
     if not isinstance(data, Mapping):
         raise Invalid("entry: must be an object")
-    clean: Entity = {"id": _require_str(data, "id")}
+    clean: Entity = {"id": require_id(data, "id")}
     if parse_timestamp(data.get("timestamp")) is None:
-        raise Invalid("timestamp: must be epoch milliseconds or an ISO 8601 Z timestamp")
+        raise Invalid(
+            "timestamp: must be epoch milliseconds (years 1 to 9999) or an ISO 8601 Z timestamp"
+        )
     clean["timestamp"] = data["timestamp"]
     duration = data.get("duration")
     if isinstance(duration, bool) or not isinstance(duration, int) or duration < 0:
         raise Invalid("duration: must be a whole number of minutes >= 0")
     clean["duration"] = duration
     if not isinstance(data.get("type"), str) or data["type"] not in ENTRY_TYPES:
-        raise Invalid(f"type: {data.get('type')!r} is not one of {sorted(ENTRY_TYPES)}")
+        raise Invalid(f"type: {_show(data.get('type'))} is not one of {sorted(ENTRY_TYPES)}")
     clean["type"] = data["type"]
     clean["instrument"] = _require_str(data, "instrument")
     clean["pieces"] = _clean_pieces(data.get("pieces", []))
@@ -171,6 +286,8 @@ def clean_piece(data: object) -> Entity:
     score_id = piece_key(data)
     if score_id is None:
         raise Invalid("scoreId: required non-empty string (also accepted as score_id or id)")
+    if len(score_id) > MAX_ID_LENGTH:
+        raise Invalid(f"scoreId: longer than {MAX_ID_LENGTH} characters")
     clean: Entity = {"scoreId": score_id, "title": _require_str(data, "title")}
     composer = data.get("composer")
     if composer is not None:
@@ -179,7 +296,7 @@ def clean_piece(data: object) -> Entity:
         clean["composer"] = composer
     status = data.get("status", "planned")
     if not isinstance(status, str) or status not in PIECE_STATUSES:
-        raise Invalid(f"status: {status!r} is not one of {sorted(PIECE_STATUSES)}")
+        raise Invalid(f"status: {_show(status)} is not one of {sorted(PIECE_STATUSES)}")
     clean["status"] = status
     if "updatedAt" in data:
         if parse_iso_z(data["updatedAt"]) is None:

@@ -330,3 +330,6 @@ def test_parse_timestamp_reads_epoch_ms_or_strict_iso():
     assert parse_timestamp(True) is None
     assert parse_timestamp(None) is None
     assert parse_timestamp("1772409600000") is None
+    assert parse_timestamp(10**400) is None  # compared, never turned into a float
+    assert parse_timestamp(1e300) is None  # finite, but no datetime holds it
+    assert parse_timestamp(float("nan")) is None and parse_timestamp(float("inf")) is None
