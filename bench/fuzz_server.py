@@ -47,6 +47,7 @@ from websockets.exceptions import ConnectionClosed
 from simulator.live import auth
 from simulator.protocol.codec import Frame, FrameType, decode
 from simulator.protocol.coordinator import Coordinator, Outgoing
+from simulator.protocol.kinds import MUTATIONS
 from simulator.protocol.profile import PROFILES
 from simulator.protocol.store import ServerStore
 from simulator.protocol.timefmt import iso_z
@@ -67,15 +68,7 @@ ENTRY_FIELDS += ["tags", "techniques", "goalIds", "createdAt", "updatedAt", "dev
 PIECE_FIELDS = ["scoreId", "score_id", "id", "title", "composer", "status", "updatedAt"]
 FRAME_FIELDS = ["messageId", "deviceId", "clientChangeId", "lastSeq", "lastSyncTime", "entry"]
 FRAME_FIELDS += ["piece", "entryId", "scoreId", "version", "page"]
-MUTATION_TYPES = [
-    "ENTRY_CREATED",
-    "ENTRY_UPDATED",
-    "ENTRY_DELETED",
-    "PIECE_ADDED",
-    "PIECE_UPDATED",
-    "PIECE_REMOVED",
-    "PIECE_DISSOCIATED",
-]
+MUTATION_TYPES = sorted(t.value for t in MUTATIONS)
 DEEP = "<<DEEP>>"  # stands for nesting too deep for json.dumps; replaced in the text
 
 

@@ -19,19 +19,10 @@ from typing import Any
 
 from simulator.checker.view import View, tuples
 from simulator.history import SERVER, Kind
+from simulator.protocol.kinds import MUTATIONS
 
-REQUESTS = frozenset(
-    {
-        "ENTRY_CREATED",
-        "ENTRY_UPDATED",
-        "ENTRY_DELETED",
-        "PIECE_ADDED",
-        "PIECE_UPDATED",
-        "PIECE_REMOVED",
-        "PIECE_DISSOCIATED",
-        "SYNC_REQUEST",
-    }
-)
+# What the server answers one for one: every mutation, and a catch-up request.
+REQUESTS = frozenset({t.value for t in MUTATIONS} | {"SYNC_REQUEST"})
 ANSWERS = frozenset({"SYNC_RESPONSE", "ERROR"})
 
 

@@ -146,11 +146,13 @@ class WriteJudge:
             return "never sent"
         return "never delivered"
 
-    def _lost(self, key: Key, last: Any, held: Held | None, cause: str) -> Finding:
-        rows = self._evidence_rows(last.write_id, held)
+    def _of_last(
+        self, anomaly: Anomaly, key: Key, last: Any, summary: str, cause: str, rows: tuple[int, ...]
+    ) -> Finding:
+        """A finding about the item's last write, by the device that made it."""
         return Finding(
-            Anomaly.LOST_WRITE,
-            f"{last.op} of {key[2]} on {last.device} is in no final server snapshot: {cause}",
+            anomaly,
+            summary,
             user=key[0],
             entity_type=key[1],
             entity_id=key[2],
@@ -161,22 +163,20 @@ class WriteJudge:
             rows=rows,
         )
 
+    def _lost(self, key: Key, last: Any, held: Held | None, cause: str) -> Finding:
+        summary = f"{last.op} of {key[2]} on {last.device} is in no final server snapshot: {cause}"
+        rows = self._evidence_rows(last.write_id, held)
+        return self._of_last(Anomaly.LOST_WRITE, key, last, summary, cause, rows)
+
     def _refused(self, key: Key, last: Any, refusal: Refusal) -> Finding:
         cause = f"refused by the server: {refusal.error}"
         if refusal.linked_by != "messageId":
             cause += f" (ERROR linked by {refusal.linked_by})"
-        return Finding(
-            Anomaly.REFUSED_WRITE,
-            f"{last.op} of {key[2]} on {last.device} was refused by the server: {refusal.error}",
-            user=key[0],
-            entity_type=key[1],
-            entity_id=key[2],
-            devices=(last.device,),
-            cause=cause,
-            t=float(last.t),
-            writes=(self.view.write_ref(last),),
-            rows=tuple(sorted({refusal.send_row, refusal.error_row, int(last.Index)})),
+        summary = (
+            f"{last.op} of {key[2]} on {last.device} was refused by the server: {refusal.error}"
         )
+        rows = tuple(sorted({refusal.send_row, refusal.error_row, int(last.Index)}))
+        return self._of_last(Anomaly.REFUSED_WRITE, key, last, summary, cause, rows)
 
     def _lost_to(self, key: Key, last: Any, winner: Any, held: Held) -> Finding:
         later_stamp = _stamp(winner.updated_at) > _stamp(last.updated_at)
