@@ -32,9 +32,12 @@ compare: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-# Hostile frames at the reference server; prints the counts, exits 1 unless every one is 0.
+# Hostile scenario documents at the loader, hostile frames at the reference server; prints the
+# counts, exits 1 unless every one is 0.
 # make fuzz [FUZZ_ARGS="--frames 100000 --socket-frames 10000 --rest-bodies 1000 --seed 1"]
+#           [LOADER_ARGS="--documents 10000 --seed 1"]
 fuzz: $(STAMP)
+	$(BIN)/python bench/fuzz_loader.py $(LOADER_ARGS)
 	$(BIN)/python bench/fuzz_server.py $(FUZZ_ARGS)
 
 lint: $(STAMP)

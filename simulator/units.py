@@ -32,7 +32,9 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 250ms, 90m, 7d or 1h30m")
     if isinstance(value, int | float):
-        return _bounded(float(value) if math.isfinite(value) else math.nan)
+        if isinstance(value, int):  # float() of a 400-digit int overflows
+            return _bounded(float(value) if abs(value) <= MAX_DURATION else math.nan)
+        return _bounded(value)
     if not isinstance(value, str):
         raise ValueError("expected a duration such as 250ms, 90m, 7d or 1h30m")
     text = value.strip().replace(" ", "")

@@ -75,8 +75,9 @@ def _read_bound(name: str, raw: object, path: tuple[str, ...]) -> float:
             return parse_duration(raw)
         if isinstance(raw, bool) or not isinstance(raw, int | float):
             raise ValueError(f"expected a number, got {raw!r}")
-        if not math.isfinite(raw):
-            raise ValueError(f"expected a finite number, got {raw!r}")
+        # isfinite on a huge int overflows: bound ints by size first.
+        if abs(raw) > 2**53 if isinstance(raw, int) else not math.isfinite(raw):
+            raise ValueError(f"expected a finite number of at most 2^53, got {raw!r}")
         return float(raw)
     except ValueError as error:
         raise BadExpectation(path, str(error)) from None

@@ -194,8 +194,8 @@ def _coerce(flag: str, default: object, value: object) -> Any:
         if isinstance(value, bool):
             return value
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value) or abs(value) > MAX_FLAG:
-            raise UnknownProfile(f"flag {flag!r}: {value!r} is not a finite number", flag)
+        if abs(value) > MAX_FLAG or not math.isfinite(value):  # abs first: no overflow
+            raise UnknownProfile(f"flag {flag!r}: must be a finite number of at most 10^9", flag)
         if isinstance(default, float):
             return float(value)
         if isinstance(default, int) and value == int(value):

@@ -102,6 +102,24 @@ REPRODUCERS: dict[str, tuple[bytes, int | None, str, str]] = {
         "flags.window_days",
         "finite",
     ),
+    "expect a 400-digit int": (
+        b"duration: 1d\nexpect: {lost_write: " + b"9" * 400 + b"}\n" + BASE.encode(),
+        2,
+        "expect.lost_write",
+        "2^53",
+    ),
+    "duration a 400-digit int": (
+        b"duration: " + b"9" * 400 + b"\n" + BASE.encode(),
+        1,
+        "duration",
+        "finite",
+    ),
+    "flag a 400-digit int": (
+        b"duration: 1d\nflags: {window_days: " + b"9" * 400 + b"}\n" + BASE.encode(),
+        2,
+        "flags.window_days",
+        "finite",
+    ),
     "expect .nan": (
         b"duration: 1d\nexpect: {lost_write: .nan}\n" + BASE.encode(),
         2,
