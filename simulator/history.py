@@ -57,6 +57,10 @@ class Kind(StrEnum):
     # PING/PONG are simulated frame by frame but summed per connection, one row when it ends:
     # thousands of identical keep-alive rows would bury everything else.
     KEEPALIVE = "keepalive"
+    # Live mode, before the snapshot: whether every device settled (outbox drained, nothing in
+    # flight, no frame moved for the quiet period) by the deadline; detail {reached, waited,
+    # pending}.
+    QUIESCENCE = "quiescence"
 
 
 SERVER = "server"
