@@ -341,6 +341,14 @@ class LiveRun:
         if refusal is not None:  # went offline while connecting, or the run is ending
             await ws.close()
             return self._connect_failed(device, attempt, conn_id, refusal)
+        sock = self.attach(device, ws, conn_id, attempt)
+        self._spawn_in(wire.readers, self._reader(device, sock))
+        self.life.opened(device, attempt)
+
+    def attach(
+        self, device: DeviceRuntime, ws: ClientConnection, conn_id: str, attempt: int
+    ) -> Socket:
+        """An open connection becomes the device's attempt `attempt`, with empty lanes."""
         sock = Socket(
             ws,
             conn_id,
@@ -348,12 +356,12 @@ class LiveRun:
             up=Lane(lambda item: self._deliver_up(device, sock, item), self.spawn),
             down=Lane(lambda item: self._deliver_down(device, sock, item), self.spawn),
         )
+        wire = self.wires[device.name]
         wire.sockets[attempt] = sock
         wire.proxy.reset()
         self._stir()
         self.record(Kind.CONNECT, device, conn=conn_id)
-        self._spawn_in(wire.readers, self._reader(device, sock))
-        self.life.opened(device, attempt)
+        return sock
 
     def _connect_failed(
         self, device: DeviceRuntime, attempt: int, conn_id: str, reason: str
