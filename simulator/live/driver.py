@@ -149,6 +149,7 @@ class LiveRun:
         self.rest_url = server.rest_url or _rest_default(server.url)
         self._wall0 = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._failures: list[BaseException] = []
         self._moved = 0.0  # monotonic wall time a frame last moved (or a connection changed)
         self.frozen = False  # the lifecycle is told nothing any more
 
@@ -168,8 +169,14 @@ class LiveRun:
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
         return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        """A task's exception is syncsim's own bug: kept, and raised when the run ends."""
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._failures.append(error)
 
     def _spawn_in(self, tasks: set[asyncio.Task[Any]], coroutine: Coroutine[Any, Any, Any]) -> None:
         task = self.spawn(coroutine)
@@ -601,6 +608,8 @@ class LiveRun:
             await self._snapshot()
         finally:
             await self._shutdown()
+        if self._failures:
+            raise RuntimeError("a task of the live run failed") from self._failures[0]
         return self.history
 
     async def _shutdown(self) -> None:
