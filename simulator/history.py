@@ -59,7 +59,9 @@ class Kind(StrEnum):
     KEEPALIVE = "keepalive"
     # How the end-of-run observer of a live server fared, per user: detail {rest, catch_up}.
     OBSERVER = "observer"
-    # Whether a live run went quiet before its snapshot: detail {reached, ...}.
+    # Live mode, before the snapshot: whether every device settled (outbox drained, nothing in
+    # flight, no frame moved for the quiet period) by the deadline; detail {reached, waited,
+    # pending}.
     QUIESCENCE = "quiescence"
 
 

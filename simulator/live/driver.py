@@ -5,11 +5,21 @@ transport only. Time is scenario time mapped to wall time by `time_scale` (scena
 per wall second), and each device's client is given its own clock's reading, so what it
 stamps stays skewed.
 
-Every frame passes through the device's FaultProxy. Every wait on the endpoint has a deadline
-(`server.timeout`): a refused connect, a hung handshake, an early close or garbage is recorded
-and the run goes on. At the end an observer pulls the whole server state (REST pull, and a
-catch-up from the epoch for deletes), so the checker judges the live history exactly as it
-judges a simulated one.
+Every frame passes through the device's FaultProxy, which gives it an absolute due time; one
+Lane per connection and direction delivers the frames in due order. Every wait on the endpoint
+has a deadline (`server.timeout`): a refused connect, a hung handshake, an early close or
+garbage is recorded and the run goes on. Every disconnect records who began it (`syncsim`, the
+`endpoint`, or the `network`: the proxy's faults), the close code and reason and, for a close
+syncsim began, how long the endpoint took to answer it or that it did not in time.
+
+Keep-alives and the end of the run are wall-clock matters, since a real server sees wall time:
+a device PINGs every `server.keepalive` wall seconds (by default the profile's interval, read
+as wall seconds), and after the settle phase the run waits, up to `server.quiesce_timeout`,
+until every device has settled and no frame has moved for `server.quiet`, and records whether
+it did (a `quiescence` row). Then the devices are frozen (no timer, send, reconnect or ping
+any more; their connections closed with 1000) and an observer pulls the whole server state
+(REST pull, and a catch-up from the epoch for deletes), so the checker judges the live history
+exactly as it judges a simulated one, and no device row can come after the snapshot.
 """
 
 from __future__ import annotations
@@ -22,7 +32,8 @@ import random
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -34,9 +45,10 @@ from simulator.history import NOT_SENT, History, Kind
 from simulator.lifecycle.lifecycle import Lifecycle
 from simulator.lifecycle.runtime import DeviceRuntime
 from simulator.live import auth
-from simulator.live.proxy import FaultProxy, truncated_frame
+from simulator.live.proxy import FaultProxy, Lane, truncated_frame
 from simulator.live.snapshot import observe_server
 from simulator.plan.compile import compile_plan
+from simulator.protocol.connection import ConnState
 from simulator.protocol.events import Send
 from simulator.protocol.kinds import items_in
 from simulator.recording import frame_fields, meta, record_device_snapshot
@@ -46,28 +58,61 @@ from simulator.scenario.model import LiveServer
 KEEPALIVE = frozenset({"PING", "PONG"})
 TOO_BIG = "1009 message too big"
 CLIENT_CLOSED = "client closed"
+RUN_ENDED = "run ended"
+# Who began a disconnect (`detail.initiator` of a DISCONNECT row).
+SYNCSIM = "syncsim"  # the device's client, or the end of the run
+ENDPOINT = "endpoint"  # the server, or its TCP connection ending
+NETWORK = "network"  # the fault proxy: a drop, going offline, a partition, the 1009 cap
+POLL = 0.05  # wall seconds between looks while waiting for quiescence
+
+
+@dataclass(frozen=True)
+class Up:
+    """A frame on its way from the device to the endpoint."""
+
+    send: Send
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Down:
+    """A frame on its way from the endpoint to the device."""
+
+    text: str
+    fields: dict[str, Any]
+    duplicate: bool
 
 
 @dataclass(eq=False)
 class Socket:
     """One open connection of a device: the socket, the attempt it answers, its keep-alive
-    tally and the uplink deliveries still waiting in the proxy."""
+    tally, its two lanes, and why it ended (once it has)."""
 
     ws: ClientConnection
     conn_id: str
     attempt: int
+    up: Lane[Up]
+    down: Lane[Down]
     keepalive: dict[str, list[int]] = field(default_factory=dict)
-    pending: set[asyncio.Task[Any]] = field(default_factory=set)
+    ended: str | None = None
 
 
 class Wire:
-    """A device's side of the live network: its proxy, sockets by attempt and its timer."""
+    """A device's side of the live network: its proxy, sockets by attempt, its timer and what
+    it has under way (connects, REST pulls, closing handshakes, readers)."""
 
     def __init__(self, proxy: FaultProxy) -> None:
         self.proxy = proxy
         self.sockets: dict[int, Socket] = {}
         self.conn_count = 0
         self.timer: asyncio.TimerHandle | None = None
+        self.connecting: set[asyncio.Task[Any]] = set()
+        self.pulling: set[asyncio.Task[Any]] = set()
+        self.closing: set[asyncio.Task[Any]] = set()
+        self.readers: set[asyncio.Task[Any]] = set()
+
+    def under_way(self) -> set[asyncio.Task[Any]]:
+        return self.connecting | self.pulling | self.closing
 
 
 class LiveRun:
@@ -86,7 +131,14 @@ class LiveRun:
         self.secret = secret
         self.history = History()
         self.plan = compile_plan(scenario)
-        self.life = Lifecycle(loaded, self, self.history)
+        # The client's PING cadence is its profile's interval in its own (scenario) time; a
+        # live endpoint sees wall time, so the live client's interval is the wall interval
+        # scaled up, and never shorter than the profile's.
+        profile = loaded.profile
+        self.keepalive = profile.ping_interval_s if server.keepalive is None else server.keepalive
+        ping = max(profile.ping_interval_s, self.keepalive * self.scale)
+        live = replace(loaded, profile=replace(profile, ping_interval_s=ping))
+        self.life = Lifecycle(live, self, self.history)
         self.devices = self.life.devices
         self.wires = {
             name: Wire(
@@ -97,6 +149,9 @@ class LiveRun:
         self.rest_url = server.rest_url or _rest_default(server.url)
         self._wall0 = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._failures: list[BaseException] = []
+        self._moved = 0.0  # monotonic wall time a frame last moved (or a connection changed)
+        self.frozen = False  # the lifecycle is told nothing any more
 
     # -- time and recording -----------------------------------------------------------
 
@@ -106,11 +161,35 @@ class LiveRun:
     def record(self, kind: Kind, device: DeviceRuntime | None = None, **fields: Any) -> int:
         return self.life.record(kind, device, **fields)
 
-    def spawn(self, coroutine: Any) -> asyncio.Task[Any]:
+    def _amend(self, index: int, **detail: Any) -> None:
+        """Add what was learnt later (a closing handshake's outcome) to row `index`."""
+        record = self.history.records[index]
+        self.history.records[index] = replace(record, detail={**(record.detail or {}), **detail})
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
         return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        """A task's exception is syncsim's own bug: kept, and raised when the run ends."""
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._failures.append(error)
+
+    def _spawn_in(self, tasks: set[asyncio.Task[Any]], coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = self.spawn(coroutine)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def _tell(self, news: Callable[..., None], *args: Any) -> None:
+        """Pass news from the transport to the lifecycle, unless the devices are frozen."""
+        if not self.frozen:
+            news(*args)
+
+    def _stir(self) -> None:
+        self._moved = time.monotonic()
 
     def current(self, device: DeviceRuntime) -> Socket | None:
         return self.wires[device.name].sockets.get(device.client.attempt)
@@ -119,7 +198,7 @@ class LiveRun:
         wire = self.wires[device.name]
         if wire.timer is not None:
             wire.timer.cancel()
-        if deadline is None:
+        if deadline is None or self.frozen:
             wire.timer = None
             return
         wait = max(0.0, deadline - self.life.device_now(device)) / self.scale
@@ -127,7 +206,7 @@ class LiveRun:
 
     def _tick(self, device: DeviceRuntime) -> None:
         self.wires[device.name].timer = None
-        self.life.tick(device)
+        self._tell(self.life.tick, device)
 
     # -- frames -----------------------------------------------------------------------
 
@@ -153,6 +232,7 @@ class LiveRun:
         if sock is None:
             self.record(Kind.FRAME_LOST, device, **{**fields, "reason": NOT_SENT})
             return
+        self._stir()
         if not self._keepalive(sock, fields):
             self.record(Kind.FRAME_SENT, device, conn=sock.conn_id, **fields)
         if self._too_big(device, sock, fields):
@@ -162,77 +242,73 @@ class LiveRun:
             self._lost(device, sock, fields, verdict.lost)
             return
         for hop in verdict.hops:
-            task = self.spawn(self._deliver_up(device, sock, send, hop.delay))
-            sock.pending.add(task)
-            task.add_done_callback(sock.pending.discard)
+            sock.up.put(hop.at, Up(send, fields))
 
     def _too_big(self, device: DeviceRuntime, sock: Socket, fields: dict[str, Any]) -> bool:
         """The proxy's message-size cap: a bigger frame closes the connection with 1009."""
         if fields["bytes"] <= device.spec.link.max_message:
             return False
         self._lost(device, sock, fields, TOO_BIG)
-        self.spawn(sock.ws.close(code=1009, reason="message too big"))
-        self._ended(device, sock, TOO_BIG)
+        row = self._ended(device, sock, TOO_BIG, NETWORK, 1009, "message too big")
+        if row is not None:
+            self._close(device, sock, row, 1009, "message too big")
         return True
 
-    async def _deliver_up(
-        self, device: DeviceRuntime, sock: Socket, send: Send, delay: float
-    ) -> None:
-        if delay > 0:
-            await asyncio.sleep(delay)
-        answer = self.life.intercept(device, send.frame)
+    async def _deliver_up(self, device: DeviceRuntime, sock: Socket, item: Up) -> None:
+        self._stir()
+        answer = self.life.intercept(device, item.send.frame)
         if answer is not None:
             self._incoming(device, sock, answer.encode())
             return
-        with contextlib.suppress(ConnectionClosed):
-            await asyncio.wait_for(sock.ws.send(send.text), self.timeout)
+        try:
+            await asyncio.wait_for(sock.ws.send(item.send.text), self.timeout)
+        except ConnectionClosed:
+            self._lost(device, sock, item.fields, "connection closed before the frame left")
+        except TimeoutError:
+            self._lost(device, sock, item.fields, f"send timed out after {self.timeout:g} s")
 
     async def _reader(self, device: DeviceRuntime, sock: Socket) -> None:
+        """Read until the connection ends, even once it is closing: a closing handshake can
+        only finish if what arrives before the endpoint's close frame is read."""
+        error: Exception | None = None
         try:
             async for message in sock.ws:
                 text = message if isinstance(message, str) else message.decode("utf-8", "replace")
-                if not self._incoming(device, sock, text):
-                    break
+                self._incoming(device, sock, text)
         except ConnectionClosed:
             pass
-        except (TimeoutError, OSError) as error:
-            self.record(Kind.PEER_ERROR, device, reason=f"connection error: {error}")
+        except (TimeoutError, OSError) as failure:
+            error = failure
+            self.record(Kind.PEER_ERROR, device, reason=f"connection error: {failure}")
         if self._registered(device, sock):
-            code = sock.ws.close_code
-            reason = f"closed by the endpoint (code {code})" if code else "connection lost"
-            self._ended(device, sock, reason)
+            initiator, code, close_reason, reason = _who_closed(sock.ws, error)
+            self._ended(device, sock, reason, initiator, code, close_reason)
 
-    def _incoming(self, device: DeviceRuntime, sock: Socket, text: str) -> bool:
-        """A frame from the server's end enters the proxy; False when it closed the socket."""
+    def _incoming(self, device: DeviceRuntime, sock: Socket, text: str) -> None:
+        """A frame from the server's end enters the proxy."""
         fields = frame_fields(text)
+        self._stir()
+        if not self._registered(device, sock):
+            self._lost(device, sock, fields, _in_flight(sock))
+            return
         if self._too_big(device, sock, fields):
-            return False
+            return
         verdict = self._judge(device, "down", fields["bytes"])
         if verdict.lost is not None:
             self._lost(device, sock, fields, verdict.lost)
-            return True
-        for hop in verdict.hops:
-            self.spawn(self._deliver_down(device, sock, text, fields, hop.delay, hop.duplicate))
-        return True
-
-    async def _deliver_down(
-        self,
-        device: DeviceRuntime,
-        sock: Socket,
-        text: str,
-        fields: dict[str, Any],
-        delay: float,
-        duplicate: bool,
-    ) -> None:
-        if delay > 0:
-            await asyncio.sleep(delay)
-        if not self._registered(device, sock):
-            self._lost(device, sock, fields, "connection closed in flight")
             return
-        if not self._keepalive(sock, fields):
-            detail = {"duplicate": True} if duplicate else None
-            self.record(Kind.FRAME_RECV, device, conn=sock.conn_id, **fields, detail=detail)
-        self.life.received(device, text)
+        for hop in verdict.hops:
+            sock.down.put(hop.at, Down(text, fields, hop.duplicate))
+
+    async def _deliver_down(self, device: DeviceRuntime, sock: Socket, item: Down) -> None:
+        self._stir()
+        if not self._registered(device, sock):  # a lane closes with its connection: never
+            self._lost(device, sock, item.fields, _in_flight(sock))
+            return
+        if not self._keepalive(sock, item.fields):
+            detail = {"duplicate": True} if item.duplicate else None
+            self.record(Kind.FRAME_RECV, device, conn=sock.conn_id, **item.fields, detail=detail)
+        self._tell(self.life.received, device, item.text)
 
     # -- connections ------------------------------------------------------------------
 
@@ -244,7 +320,7 @@ class LiveRun:
         return f"{self.server.url}?{urlencode({'userId': user, 'token': token})}"
 
     def open(self, device: DeviceRuntime, attempt: int) -> None:
-        self.spawn(self._connect(device, attempt))
+        self._spawn_in(self.wires[device.name].connecting, self._connect(device, attempt))
 
     async def _connect(self, device: DeviceRuntime, attempt: int) -> None:
         wire = self.wires[device.name]
@@ -258,7 +334,7 @@ class LiveRun:
             ws = await connect(
                 self._ws_url(device.user),
                 open_timeout=self.timeout,
-                close_timeout=min(self.timeout, 2.0),
+                close_timeout=self.timeout,
                 max_size=None,  # browsers take any size; the server's own cap still applies
                 ping_interval=None,  # keep-alive is the protocol's PING, not the library's
             )
@@ -268,51 +344,109 @@ class LiveRun:
         except (TimeoutError, OSError, InvalidHandshake) as error:
             reason = f"unreachable: {error!r}"[:200]
             return self._connect_failed(device, attempt, conn_id, reason)
-        refusal = device.refusal()
-        if refusal is not None:  # went offline while connecting
+        refusal = "the run ended" if self.frozen else device.refusal()
+        if refusal is not None:  # went offline while connecting, or the run is ending
             await ws.close()
             return self._connect_failed(device, attempt, conn_id, refusal)
-        sock = Socket(ws, conn_id, attempt)
+        sock = self.attach(device, ws, conn_id, attempt)
+        self._spawn_in(wire.readers, self._reader(device, sock))
+        self.life.opened(device, attempt)
+
+    def attach(
+        self, device: DeviceRuntime, ws: ClientConnection, conn_id: str, attempt: int
+    ) -> Socket:
+        """An open connection becomes the device's attempt `attempt`, with empty lanes."""
+        sock = Socket(
+            ws,
+            conn_id,
+            attempt,
+            up=Lane(lambda item: self._deliver_up(device, sock, item), self.spawn),
+            down=Lane(lambda item: self._deliver_down(device, sock, item), self.spawn),
+        )
+        wire = self.wires[device.name]
         wire.sockets[attempt] = sock
         wire.proxy.reset()
+        self._stir()
         self.record(Kind.CONNECT, device, conn=conn_id)
-        self.spawn(self._reader(device, sock))
-        self.life.opened(device, attempt)
+        return sock
 
     def _connect_failed(
         self, device: DeviceRuntime, attempt: int, conn_id: str, reason: str
     ) -> None:
         self.record(Kind.CONNECT_FAILED, device, conn=conn_id, reason=reason)
-        self.life.failed(device, attempt)
+        self._tell(self.life.failed, device, attempt)
 
     def _flush_keepalive(self, device: DeviceRuntime, sock: Socket) -> None:
         if sock.keepalive:
             self.record(Kind.KEEPALIVE, device, conn=sock.conn_id, detail=sock.keepalive)
             sock.keepalive = {}
 
-    def _ended(self, device: DeviceRuntime, sock: Socket, reason: str) -> None:
-        """The socket is gone for the device; the client hears of it unless it closed it."""
+    def _ended(
+        self,
+        device: DeviceRuntime,
+        sock: Socket,
+        reason: str,
+        initiator: str,
+        code: int | None = None,
+        close_reason: str = "",
+    ) -> int | None:
+        """The socket is gone for the device: the DISCONNECT row (its index is returned, for
+        the closing handshake's outcome), what waits in its lanes is lost (except what the
+        device sent before closing it itself, which still leaves), and the client hears of
+        it unless it closed it."""
         if not self._registered(device, sock):
-            return
+            return None
         del self.wires[device.name].sockets[sock.attempt]
-        self.record(Kind.DISCONNECT, device, conn=sock.conn_id, reason=reason)
+        sock.ended = reason
+        self._stir()
+        detail: dict[str, Any] = {"initiator": initiator, "code": code}
+        if close_reason:
+            detail["close_reason"] = close_reason
+        row = self.record(Kind.DISCONNECT, device, conn=sock.conn_id, reason=reason, detail=detail)
         self._flush_keepalive(device, sock)
+        why = _in_flight(sock)
+        for down in sock.down.close():
+            self._lost(device, sock, down.fields, why)
+        if initiator != SYNCSIM:
+            for up in sock.up.close():
+                self._lost(device, sock, up.fields, why)
         if reason != CLIENT_CLOSED:
-            self.life.closed(device, sock.attempt)
+            self._tell(self.life.closed, device, sock.attempt)
+        return row
 
     def close(self, device: DeviceRuntime, attempt: int) -> None:
         sock = self.wires[device.name].sockets.get(attempt)
         if sock is None:
             return  # a handshake still in flight is discarded by the client when it answers
-        self._ended(device, sock, CLIENT_CLOSED)
-        self.spawn(self._close_gracefully(sock))
+        row = self._ended(device, sock, CLIENT_CLOSED, SYNCSIM, 1000)
+        if row is not None:
+            self._close(device, sock, row, 1000)
 
-    async def _close_gracefully(self, sock: Socket) -> None:
-        """As TCP's close: what was sent before it still reaches the endpoint, then the close."""
-        if sock.pending:
-            await asyncio.wait(set(sock.pending), timeout=self.timeout)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(sock.ws.close(code=1000), self.timeout)
+    def _close(
+        self, device: DeviceRuntime, sock: Socket, row: int, code: int, reason: str = ""
+    ) -> None:
+        wire = self.wires[device.name]
+        self._spawn_in(wire.closing, self._closing_handshake(device, sock, row, code, reason))
+
+    async def _closing_handshake(
+        self, device: DeviceRuntime, sock: Socket, row: int, code: int, reason: str
+    ) -> None:
+        """As TCP's close: what was sent before it still reaches the endpoint, then the close
+        frame; how long the endpoint took to answer goes into the DISCONNECT row."""
+        if not await sock.up.drained(self.timeout):
+            for up in sock.up.close():
+                self._lost(device, sock, up.fields, "still in flight at the close deadline")
+        started = time.monotonic()
+        with contextlib.suppress(Exception):  # the library has its own deadline: close_timeout
+            await asyncio.wait_for(sock.ws.close(code, reason), self.timeout + 1.0)
+        waited = round(time.monotonic() - started, 6)
+        answer = sock.ws.protocol.close_rcvd
+        if answer is not None:
+            self._amend(row, handshake="answered", reply_s=waited, reply_code=answer.code)
+        elif waited >= self.timeout:
+            self._amend(row, handshake="timed out", waited_s=waited)
+        else:
+            self._amend(row, handshake="connection lost", waited_s=waited)
 
     def cut(self, device: DeviceRuntime, reason: str) -> None:
         sock = self.current(device)
@@ -323,7 +457,9 @@ class LiveRun:
             truncated_frame('{"type":"PING","timestamp":"1970-01-01T00:00:00.000Z"}')
         )
         sock.ws.transport.abort()
-        self._ended(device, sock, reason)
+        row = self._ended(device, sock, reason, NETWORK)
+        if row is not None:
+            self._amend(row, handshake="aborted")
 
     def connected(self, device: DeviceRuntime) -> bool:
         return self.current(device) is not None
@@ -335,18 +471,19 @@ class LiveRun:
         self.record(Kind.SERVER_OUTAGE, None, op=op, reason="a live endpoint is not ours to stop")
 
     def rest_pull(self, device: DeviceRuntime) -> None:
-        self.spawn(self._rest_pull(device))
+        self._spawn_in(self.wires[device.name].pulling, self._rest_pull(device))
 
     async def _rest_pull(self, device: DeviceRuntime) -> None:
         refusal = device.refusal()
         if refusal is not None:
             self.record(Kind.REST, device, op="pull", reason=refusal)
-            self.life.pulled(device, None)
+            self._tell(self.life.pulled, device, None)
             return
         token = auth.mint(self.secret, device.user, time.time())
         body, error = await asyncio.to_thread(
             _post, f"{self.rest_url}/api/sync/pull", device.user, token, self.timeout
         )
+        self._stir()
         if body is None:
             self.record(Kind.REST, device, op="pull", reason=error)
         else:
@@ -357,7 +494,7 @@ class LiveRun:
                 bytes=len(json.dumps(body)),
                 detail={"items": items_in(body)},
             )
-        self.life.pulled(device, body)
+        self._tell(self.life.pulled, device, body)
 
     # -- the whole run ----------------------------------------------------------------
 
@@ -384,27 +521,109 @@ class LiveRun:
             await self._sleep_until(step.t)
             self.life.apply(step)
 
+    def unsettled(self) -> dict[str, list[str]]:
+        """Per device, what it still has under way; a device that has settled is not named."""
+        pending: dict[str, list[str]] = {}
+        for name, device in self.devices.items():
+            wire, why = self.wires[name], []
+            if queued := len(device.client.outbox):
+                why.append(f"outbox holds {queued}")
+            if wire.connecting or device.client.state is ConnState.CONNECTING:
+                why.append("connecting")
+            elif device.joined and device.online and self.current(device) is None:
+                why.append("not connected")
+            if moving := sum(len(s.up) + len(s.down) for s in wire.sockets.values()):
+                why.append(f"{moving} frames in flight")
+            if wire.pulling:
+                why.append("REST pull under way")
+            if wire.closing:
+                why.append("closing a connection")
+            if why:
+                pending[name] = why
+        return pending
+
+    async def _quiesce(self) -> None:
+        """Wait, at most `quiesce_timeout`, until every device has settled and no frame has
+        moved for `quiet`; record whether that happened."""
+        quiet, started = self.server.quiet, time.monotonic()
+        deadline = started + self.server.quiesce_timeout
+        while True:
+            now = time.monotonic()
+            pending, still = self.unsettled(), now - self._moved
+            reached = not pending and still >= quiet
+            if reached or now >= deadline:
+                break
+            nap = POLL if pending else min(POLL, quiet - still)
+            await asyncio.sleep(max(0.001, min(nap, deadline - now)))
+        self.record(
+            Kind.QUIESCENCE,
+            None,
+            reason=None if reached else f"not quiescent after {self.server.quiesce_timeout:g} s",
+            detail={
+                "reached": reached,
+                "waited": round(now - started, 6),
+                "pending": pending,
+                "quiet_for": round(still, 6),
+                "quiet": quiet,
+            },
+        )
+
+    async def _freeze(self) -> None:
+        """Stop the devices: no timer fires, no news reaches a client any more; what is under
+        way ends (each within its deadline) and every connection closes with 1000, so nothing
+        a device does can come after the snapshot."""
+        self.frozen = True
+        for wire in self.wires.values():
+            if wire.timer is not None:
+                wire.timer.cancel()
+                wire.timer = None
+        await _wait({t for w in self.wires.values() for t in w.connecting | w.pulling}, self)
+        for name, wire in self.wires.items():
+            device = self.devices[name]
+            for sock in list(wire.sockets.values()):
+                row = self._ended(device, sock, RUN_ENDED, SYNCSIM, 1000)
+                if row is not None:
+                    self._close(device, sock, row, 1000)
+        await _wait({t for w in self.wires.values() for t in w.under_way()}, self)
+        await _wait({t for w in self.wires.values() for t in w.readers}, self)
+
     async def run(self) -> History:
         scenario = self.loaded.scenario
         await self.probe()
         self._wall0 = time.monotonic()
-        self.life.meta(meta(self.loaded, "live", endpoint=self.server.url, time_scale=self.scale))
-        await self._execute()
-        await self._sleep_until(scenario.duration + scenario.settle)
-        for device in self.devices.values():
-            sock = self.current(device)
-            if sock is not None:
-                self._flush_keepalive(device, sock)
-        await self._snapshot()
+        self.life.meta(
+            meta(
+                self.loaded,
+                "live",
+                endpoint=self.server.url,
+                time_scale=self.scale,
+                keepalive_s=self.keepalive,
+            )
+        )
+        try:
+            await self._execute()
+            await self._sleep_until(scenario.duration + scenario.settle)
+            await self._quiesce()
+            await self._freeze()
+            await self._snapshot()
+        finally:
+            await self._shutdown()
+        if self._failures:
+            raise RuntimeError("a task of the live run failed") from self._failures[0]
+        return self.history
+
+    async def _shutdown(self) -> None:
+        """Nothing is left running when the loop closes: no task destroyed while pending."""
+        self.frozen = True
         for wire in self.wires.values():
             if wire.timer is not None:
                 wire.timer.cancel()
             for sock in list(wire.sockets.values()):
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(sock.ws.close(), self.timeout)
-        for task in list(self._tasks):
+                sock.ws.transport.abort()
+        tasks = set(self._tasks)
+        for task in tasks:
             task.cancel()
-        return self.history
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _snapshot(self) -> None:
         for device in self.devices.values():
@@ -412,6 +631,30 @@ class LiveRun:
         users = self.server.users or tuple(sorted({d.user for d in self.devices.values()}))
         for user in users:
             await observe_server(self, user)
+
+
+def _in_flight(sock: Socket) -> str:
+    return f"in flight when the connection closed ({sock.ended})"
+
+
+def _who_closed(ws: ClientConnection, error: Exception | None) -> tuple[str, int, str, str]:
+    """Who ended a connection syncsim had not closed: initiator, code, close reason and the
+    DISCONNECT row's reason."""
+    sent, answer = ws.protocol.close_sent, ws.protocol.close_rcvd
+    if sent is not None and (answer is None or not ws.protocol.close_rcvd_then_sent):
+        # The websockets library failed the connection itself (a protocol error).
+        return SYNCSIM, sent.code, sent.reason, f"failed by syncsim (code {sent.code})"
+    if answer is not None:
+        return ENDPOINT, answer.code, answer.reason, f"closed by the endpoint (code {answer.code})"
+    if error is not None:
+        return NETWORK, 1006, "", f"connection lost: {error}"[:200]
+    return ENDPOINT, 1006, "", "connection lost: no close frame (code 1006)"
+
+
+async def _wait(tasks: set[asyncio.Task[Any]], run: LiveRun) -> None:
+    """Wait for `tasks`, at most twice the endpoint deadline (each has its own deadline)."""
+    if tasks:
+        await asyncio.wait(tasks, timeout=2 * run.timeout + 1.0)
 
 
 def _rest_default(ws_url: str) -> str:

@@ -7,12 +7,25 @@ scenario seconds to wall seconds), whether it arrives twice, and whether it may 
 frame before it. Whether the device is offline or partitioned is the shared lifecycle's to
 say; the proxy is told with each frame. It can also cut a connection in the middle of a frame,
 as a dropped TCP connection does.
+
+A verdict gives each delivery an absolute due time on the monotonic wall clock, never earlier
+than the due time of the frame before it in that direction (unless the frame was chosen to
+reorder). A `Lane`, one per connection and direction, delivers its frames one at a time in
+due order, so the order the proxy decided is the order they arrive in, however late the event
+loop runs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import heapq
+import itertools
 import random
+import time
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from simulator.scenario.model import Link
 from simulator.world.link import DeviceLink
@@ -20,9 +33,10 @@ from simulator.world.link import DeviceLink
 
 @dataclass(frozen=True)
 class Hop:
-    """One delivery of a frame: after `delay` wall seconds; `duplicate` marks a second copy."""
+    """One delivery of a frame: due at `at` (monotonic wall seconds); `duplicate` marks a
+    second copy."""
 
-    delay: float
+    at: float
     duplicate: bool = False
 
 
@@ -69,12 +83,85 @@ class FaultProxy:
         if not (path.reorder and rng.random() < path.reorder):
             at = max(at, self._last[direction])
             self._last[direction] = at
-        hops = [Hop(at - wall_now)]
+        hops = [Hop(at)]
         if path.duplicate and rng.random() < path.duplicate:
             again = max(at + path.delay(rng) / self.scale, self._last[direction])
             self._last[direction] = again
-            hops.append(Hop(again - wall_now, duplicate=True))
+            hops.append(Hop(again, duplicate=True))
         return Verdict(tuple(hops))
+
+
+T = TypeVar("T")
+
+
+class Lane(Generic[T]):
+    """One direction of one connection: frames wait until their due time and leave one at a
+    time, in due order (ties in the order they were put). One sender task runs while the lane
+    holds frames; `deliver` is awaited for each before the next one leaves."""
+
+    def __init__(
+        self,
+        deliver: Callable[[T], Awaitable[None]],
+        spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[Any]],
+    ) -> None:
+        self._deliver = deliver
+        self._spawn = spawn
+        self._heap: list[tuple[float, int, T]] = []
+        self._serial = itertools.count()
+        self._wake = asyncio.Event()
+        self._sender: asyncio.Task[Any] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.closed = False
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    @property
+    def busy(self) -> bool:
+        """Frames wait, or one is being delivered."""
+        return not self._idle.is_set()
+
+    def put(self, due: float, item: T) -> None:
+        if self.closed:
+            raise RuntimeError("put on a closed lane")
+        heapq.heappush(self._heap, (due, next(self._serial), item))
+        self._wake.set()
+        if self._sender is None:
+            self._idle.clear()
+            self._sender = self._spawn(self._send())
+
+    async def _send(self) -> None:
+        try:
+            while self._heap and not self.closed:
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    # Woken early by a frame due sooner (one chosen to reorder), or at the due
+                    # time of the head.
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), wait)
+                    continue
+                _, _, item = heapq.heappop(self._heap)
+                await self._deliver(item)
+        finally:
+            self._sender = None
+            self._idle.set()
+
+    def close(self) -> list[T]:
+        """Stop delivering; the frames still waiting, in due order (the one being delivered,
+        if any, is not among them)."""
+        self.closed = True
+        left = [item for _, _, item in sorted(self._heap)]
+        self._heap.clear()
+        self._wake.set()
+        return left
+
+    async def drained(self, timeout: float) -> bool:
+        """Wait, at most `timeout` wall seconds, until every frame has been delivered."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        return not self.busy
 
 
 def truncated_frame(text: str) -> bytes:

@@ -295,6 +295,13 @@ class LiveServer(Strict):
     time_scale: float = Field(default=1000.0, gt=0, le=1_000_000)
     # The deadline of every wait on the endpoint (connect, close, REST), in wall seconds.
     timeout: Duration = 10.0
+    # Wall seconds between a device's keep-alive PINGs; None: the profile's ping_interval_s,
+    # read as wall seconds. Never more often than the profile's interval in scenario time.
+    keepalive: Duration | None = None
+    # Before the snapshot: wall seconds without a frame moving that count as settled ...
+    quiet: Duration = 0.5
+    # ... and the wall deadline of that wait, from the end of the settle phase.
+    quiesce_timeout: Duration = 30.0
 
 
 Server = Annotated[SimServer | LiveServer, Field(discriminator="kind")]

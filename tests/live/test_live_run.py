@@ -200,7 +200,8 @@ name: live_big
 duration: 2h
 settle: 5m
 profile: legacy
-server: {{kind: live, url: "{ws}", rest_url: "{rest}", time_scale: 500, timeout: 5s}}
+server:
+  {{kind: live, url: "{ws}", rest_url: "{rest}", time_scale: 500, timeout: 5s, quiesce_timeout: 2s}}
 devices:
   - name: phone
     link: {{max_message: 2KiB}}
