@@ -2,7 +2,7 @@
 simpy executor and by the asyncio executor's lifecycle layer, applies the same steps in the
 same order, and that order is the compiled plan's.
 
-The asyncio executor is pointed at a closed loopback port with a huge time scale: its
+The asyncio executor is pointed at a closed loopback port with the largest time scale: its
 connects are refused at once and its sleeps are nothing, so its lifecycle layer runs the
 whole plan in a moment, as it would against a server that is down.
 """
@@ -42,7 +42,7 @@ def simulated(loaded: Loaded) -> Lifecycle:
 
 async def _live(loaded: Loaded) -> Lifecycle:
     url = f"ws://127.0.0.1:{closed_port()}/sync/ws"
-    run = LiveRun(loaded, LiveServer(kind="live", url=url, time_scale=1e12, timeout=5.0))
+    run = LiveRun(loaded, LiveServer(kind="live", url=url, time_scale=1_000_000, timeout=5.0))
     run._wall0 = time.monotonic()
     await run._execute()
     for task in list(run._tasks):
