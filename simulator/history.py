@@ -61,6 +61,9 @@ class Kind(StrEnum):
     OBSERVER = "observer"
     # Whether a live run went quiet before its snapshot: detail {reached, ...}.
     QUIESCENCE = "quiescence"
+    # A scripted step that could not be carried out (its item is unknown or not held, the
+    # device has not joined, no backfill prompt is pending): op is the `do`, reason says why.
+    STEP_SKIPPED = "step_skipped"
 
 
 SERVER = "server"
