@@ -291,7 +291,7 @@ _STEP_DOS = ", ".join(STEP_FIELDS)
 
 def _step_do(value: object) -> object:
     if value not in STEP_FIELDS:
-        raise ValueError(f"unknown step {value!r}; one of {_STEP_DOS}")
+        raise ValueError(f"unknown do {value!r}; known: {_STEP_DOS}")
     return value
 
 
