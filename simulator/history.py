@@ -63,6 +63,9 @@ class Kind(StrEnum):
     # flight, no frame moved for the quiet period) by the deadline; detail {reached, waited,
     # pending}.
     QUIESCENCE = "quiescence"
+    # A scripted step that could not be carried out (its item is unknown or not held, the
+    # device has not joined, no backfill prompt is pending): op is the `do`, reason says why.
+    STEP_SKIPPED = "step_skipped"
 
 
 SERVER = "server"

@@ -9,7 +9,13 @@ between a simulated and a live run are how time passes and how frames travel.
 
 A crash is armed by its step and happens at the device's next outbox drain: the frames before
 the halfway mark leave (and arrive, since the page's socket closes gracefully behind them),
-the rest never leave, then the page reloads.
+the rest never leave, then the page reloads. A scripted crash may instead come before the
+drain sends anything, or once it has sent everything.
+
+Scripted steps name their items: a create gives its name the id the client chose, kept for the
+run in `items`, and a later step finds the id by the name. A step that cannot be carried out
+(its item never created or not held by its device, no backfill prompt pending) is a
+`step_skipped` row, never an error: what a device holds is only known when the step runs.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from simulator.lifecycle.transport import Transport
 from simulator.plan import actions as a
 from simulator.plan.actions import Step
 from simulator.protocol.codec import Frame
+from simulator.protocol.entities import PIECE_STATUSES
 from simulator.protocol.events import (
     ClientOutput,
     CloseConnection,
@@ -32,6 +39,7 @@ from simulator.protocol.events import (
     RestPull,
     Send,
 )
+from simulator.protocol.kinds import ENTRY, PIECE
 from simulator.recording import frame_fields, observe, row
 from simulator.scenario.loader import Loaded
 from simulator.workload.catalogue import build_catalogue
@@ -54,6 +62,8 @@ class Lifecycle:
             for spec in scenario.devices
         }
         self._hot: dict[tuple[int, int], str | None] = {}  # the entry each burst chose
+        # A scripted item's name -> (entity type, id), from when its create step ran.
+        self.items: dict[str, tuple[str, str]] = {}
         self.applied: list[Step] = []
 
     # -- time and recording -----------------------------------------------------------
@@ -133,8 +143,8 @@ class Lifecycle:
         device.client.reload(self.device_now(device))
         self.pump(device)
 
-    def _arm_crash(self, device: DeviceRuntime, _: a.ArmCrash) -> None:
-        device.crash_pending = True
+    def _arm_crash(self, device: DeviceRuntime, step: a.ArmCrash) -> None:
+        device.crash_pending = step
 
     def _wipe(self, device: DeviceRuntime, _: a.Wipe) -> None:
         if not device.joined:
@@ -179,6 +189,61 @@ class Lifecycle:
         device.client.update_entry(entry_id, device.writer.edit(), self.device_now(device))
         self.pump(device)
 
+    def _skip(self, device: DeviceRuntime, do: str, reason: str, item: str | None = None) -> None:
+        named = self.items.get(item) if item is not None else None
+        self.record(
+            Kind.STEP_SKIPPED,
+            device,
+            op=do,
+            entity_type=None if named is None else named[0],
+            entity_id=None if named is None else named[1],
+            reason=reason,
+            detail=None if item is None else {"item": item},
+        )
+
+    def _scripted(self, device: DeviceRuntime, act: a.ScriptedAct) -> None:
+        if not device.joined:
+            self._skip(device, act.do, "the device has not joined", act.item)
+            return
+        client, writer, now = device.client, device.writer, self.device_now(device)
+        writer.reseed(act.seed)
+        fields = dict(act.fields)
+        if act.do == "create":
+            entry_id = client.create_entry({**writer.new_entry(now), **fields}, now)
+            if act.item is not None:
+                self.items[act.item] = (ENTRY, entry_id)
+        elif act.do == "add_piece":
+            assert act.title is not None  # the loader requires it
+            status = act.status or writer.rng.choice(sorted(PIECE_STATUSES - {"archived"}))
+            score_id = client.add_piece(act.title, act.composer, status, now)
+            if act.item is not None:
+                self.items[act.item] = (PIECE, score_id)
+        else:
+            assert act.item is not None  # the loader requires it
+            named = self.items.get(act.item)
+            if named is None:
+                self._skip(device, act.do, "its item was never created", act.item)
+                return
+            entity_type, entity_id = named
+            if entity_id not in client.storage.store_of(entity_type):
+                self._skip(device, act.do, "the device does not hold its item", act.item)
+                return
+            if act.do == "update":
+                client.update_entry(entity_id, fields or writer.edit(), now)
+            elif act.do == "delete":
+                client.delete_entry(entity_id, now)
+            elif act.do == "update_piece":
+                client.update_piece(entity_id, fields or {"status": writer.status()}, now)
+            else:
+                client.remove_piece(entity_id, now)
+        self.pump(device)
+
+    def _accept_backfill(self, device: DeviceRuntime, _: a.AcceptBackfill) -> None:
+        if not device.joined or not device.client.confirm_backfill(self.device_now(device)):
+            self._skip(device, "accept_backfill", "no backfill prompt is pending")
+            return
+        self.pump(device)
+
     def _server(self, _: None, step: a.ServerDown | a.ServerUp) -> None:
         self.transport.switch_server(isinstance(step, a.ServerUp))
 
@@ -189,7 +254,7 @@ class Lifecycle:
 
     def pump(self, device: DeviceRuntime) -> None:
         outputs = device.client.drain()
-        if device.crash_pending and any(
+        if device.crash_pending is not None and any(
             isinstance(o, QueueEvent) and o.op == "send" for o in outputs
         ):
             self._crash(device, outputs)
@@ -211,10 +276,13 @@ class Lifecycle:
             observe(self, device, output)
 
     def _crash(self, device: DeviceRuntime, outputs: list[ClientOutput]) -> None:
-        """The page dies halfway through draining its outbox: later frames never leave."""
-        device.crash_pending = False
+        """The page dies while draining its outbox (before sending, halfway, or once it has
+        sent everything): the frames past that point never leave."""
+        assert device.crash_pending is not None
+        when, device.crash_pending = device.crash_pending.when, None
         sends = [i for i, o in enumerate(outputs) if isinstance(o, Send)]
-        cut = sends[len(sends) // 2] if sends else len(outputs)
+        sent = {"before": 0, "after": len(sends)}.get(when or "during", len(sends) // 2)
+        cut = sends[sent] if sent < len(sends) else len(outputs)
         for index, output in enumerate(outputs):
             if index >= cut and isinstance(output, Send):
                 fields = frame_fields(output.text, output.write_id, output.frame)
@@ -224,7 +292,11 @@ class Lifecycle:
         self.record(
             Kind.CRASH,
             device,
-            detail={"sent": len(sends) // 2, "unsent": len(sends) - len(sends) // 2},
+            detail={
+                "sent": sent,
+                "unsent": len(sends) - sent,
+                **({} if when is None else {"when": when}),
+            },
         )
         self.reload(device, crash=True)
 
@@ -275,6 +347,8 @@ _STEPS: dict[type, Callable[[Lifecycle, Any, Any], None]] = {
     UserAct: Lifecycle._act,
     a.HotBurst: Lifecycle._hot_burst,
     a.HotEdit: Lifecycle._hot_edit,
+    a.ScriptedAct: Lifecycle._scripted,
+    a.AcceptBackfill: Lifecycle._accept_backfill,
     a.ServerDown: Lifecycle._server,
     a.ServerUp: Lifecycle._server,
     a.Intercept: Lifecycle._intercept,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 
-from simulator.plan.actions import Interceptor
+from simulator.plan.actions import ArmCrash, Interceptor
 from simulator.protocol.client import DeviceClient
 from simulator.protocol.profile import Profile
 from simulator.protocol.storage import LocalStorage
@@ -31,7 +31,7 @@ class DeviceRuntime:
         self.joined = False
         self.online = True
         self.blocked: frozenset[str] = frozenset()  # directions cut by a partition: up, down
-        self.crash_pending = False
+        self.crash_pending: ArmCrash | None = None  # the armed crash, until it happens
         self.interceptor: Interceptor | None = None
         self.intercepted = 0  # frames the interceptor has counted
 

@@ -8,12 +8,13 @@ when "now" is and how frames travel.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from simulator.protocol.codec import Frame
 from simulator.workload.user import UserAct
 
 __all__ = [
+    "AcceptBackfill",
     "Action",
     "ArmCrash",
     "BreakIfPartitioned",
@@ -24,6 +25,7 @@ __all__ = [
     "Interceptor",
     "Partition",
     "Reload",
+    "ScriptedAct",
     "ServerDown",
     "ServerUp",
     "SetOnline",
@@ -74,7 +76,11 @@ class Reload:
 
 @dataclass(frozen=True)
 class ArmCrash:
-    """From now on, the page crashes halfway through its next outbox drain, then reloads."""
+    """From now on, the page crashes at its next outbox drain, then reloads: `when` says
+    whether before it sends anything, halfway through (None: the same, for a timeline's
+    `crashes`, whose rows name no `when`) or once it has sent everything."""
+
+    when: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,27 @@ class HotEdit:
     index: int
     number: int
     seed: int
+
+
+@dataclass(frozen=True)
+class ScriptedAct:
+    """A scripted step's user act (`do`: create, update, delete, add_piece, update_piece,
+    remove_piece) on the item named `item`. A create or add_piece gives the name its real id
+    when it runs; the others find the id by that name. What the user types and the lifecycle
+    does not say comes from `seed` alone."""
+
+    do: str
+    item: str | None
+    seed: int
+    fields: tuple[tuple[str, Any], ...] = ()
+    title: str | None = None
+    composer: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class AcceptBackfill:
+    """The user accepts the pending prompt to download the full history (`backfill: confirm`)."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +173,8 @@ Action = (
     | UserAct
     | HotBurst
     | HotEdit
+    | ScriptedAct
+    | AcceptBackfill
     | ServerDown
     | ServerUp
     | Intercept

@@ -2,9 +2,9 @@
 
 The plan holds the device timelines (joining, offline windows, reloads, crashes, wipes, drops
 at given times and at random), the user's acts, the faults (through their registry), the hot
-items' bursts, and the settle phase's online event. Every random choice here comes from the
-scenario seed, each purpose with a stream of its own, and nothing here looks at a device's
-state: the same scenario and seed give the same plan, whichever executor runs it.
+items' bursts, the scripted `steps`, and the settle phase's online event. Every random choice
+here comes from the scenario seed, each purpose with a stream of its own, and nothing here looks
+at a device's state: the same scenario and seed give the same plan, whichever executor runs it.
 """
 
 from __future__ import annotations
@@ -15,19 +15,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from simulator.plan.actions import (
+    AcceptBackfill,
     Action,
     ArmCrash,
     Drop,
     HotBurst,
     HotEdit,
     Reload,
+    ScriptedAct,
     SetOnline,
     Start,
     Step,
     Wipe,
 )
 from simulator.plan.faults import compile_fault
-from simulator.scenario.model import Device, HotItem, Scenario
+from simulator.scenario.model import Device, HotItem, Scenario, ScriptStep
 from simulator.workload.user import UserPlan
 
 DAY = 86_400.0
@@ -55,6 +57,7 @@ def compile_plan(scenario: Scenario) -> Plan:
         steps += compile_fault(fault, end)
     for index, hot in enumerate(scenario.hot_items):
         steps += _hot_item(scenario.seed, index, hot, end)
+    steps += _scripted(scenario.seed, scenario.steps, end)
     # Settle: every device is online and hears the browser's online event, so whatever can
     # converge does.
     steps += [Step(end, d.name, SetOnline(True, nudge=True)) for d in scenario.devices]
@@ -109,3 +112,39 @@ def _hot_item(seed: int, index: int, hot: HotItem, end: float) -> Iterator[Step]
             yield Step(t + offset, name, HotEdit(index, number, rng.getrandbits(64)))
         number += 1
         t += hot.every
+
+
+# The scripted `do`s that are a timeline entry of their own.
+_TIMELINE: dict[str, Action] = {
+    "reload": Reload(),
+    "wipe": Wipe(),
+    "offline": SetOnline(False),
+    "online": SetOnline(True),
+    "disconnect": Drop(),
+    "accept_backfill": AcceptBackfill(),
+}
+
+
+def _scripted(seed: int, script: tuple[ScriptStep, ...], end: float) -> Iterator[Step]:
+    """The scenario's `steps`, each as written. A user act's seed is its own (from the seed and
+    the step's index), never a draw from a shared stream: a step added or removed changes no
+    random act."""
+    for index, spec in enumerate(script):
+        if not 0 <= spec.at < end:
+            continue
+        action: Action
+        if spec.do in _TIMELINE:
+            action = _TIMELINE[spec.do]
+        elif spec.do == "crash":
+            action = ArmCrash(spec.when or "during")
+        else:
+            action = ScriptedAct(
+                spec.do,
+                spec.item,
+                random.Random(f"{seed}:step:{index}").getrandbits(64),
+                tuple(sorted((spec.fields or {}).items())),
+                spec.title,
+                spec.composer,
+                spec.status,
+            )
+        yield Step(spec.at, spec.device, action)

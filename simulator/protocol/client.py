@@ -322,10 +322,12 @@ class DeviceClient:
         self._out.append(BackfillEvent("requested"))
         self._out.append(RestPull())
 
-    def confirm_backfill(self, now: float) -> None:
-        """The user agreed to download the full history."""
-        if self._backfill.state is BackfillState.PROMPTED:
-            self._request_pull()
+    def confirm_backfill(self, now: float) -> bool:
+        """The user agreed to download the full history; False when no prompt was pending."""
+        if self._backfill.state is not BackfillState.PROMPTED:
+            return False
+        self._request_pull()
+        return True
 
     def rest_pull_done(self, body: Mapping[str, Any] | None, now: float) -> None:
         """The answer to `RestPull`, or None when the request failed."""

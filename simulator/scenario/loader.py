@@ -80,7 +80,8 @@ def _known_fields(model: type[BaseModel], names: set[str]) -> set[str]:
 
 def _message(error: Any, path: Path_) -> str:
     if error["type"] == "extra_forbidden":
-        close = difflib.get_close_matches(str(path[-1]), sorted(_known_fields(Scenario, set())), 1)
+        known = _known_fields(model.ScriptStep if path[:1] == ("steps",) else Scenario, set())
+        close = difflib.get_close_matches(str(path[-1]), sorted(known), 1)
         return "unknown field" + (f" (did you mean {close[0]!r}?)" if close else "")
     if error["type"] == "missing":
         return "required field is missing"
@@ -280,6 +281,49 @@ def _check_references(source: str, scenario: Scenario, lines: Mapping[Path_, int
             )
 
 
+def _check_steps(source: str, scenario: Scenario, lines: Mapping[Path_, int]) -> None:
+    """Each scripted step: a device the scenario has, joined by then, within `duration`; only
+    the fields its `do` takes, with those it needs; and an item name that an earlier step
+    creates (of the right kind), or for a create, one no other step creates."""
+
+    def refuse(index: int, field: str, message: str) -> ScenarioError:
+        where: Path_ = ("steps", index, field)
+        return ScenarioError(source, _line_of(where, lines), _dotted(where), message)
+
+    devices = {d.name: d for d in scenario.devices}
+    created: dict[str, tuple[str, float]] = {}  # item name -> (the `do` that made it, when)
+    for index, step in enumerate(scenario.steps):
+        takes = model.STEP_FIELDS[step.do]
+        for field in sorted(step.model_fields_set - {"at", "device", "do"} - takes):
+            listed = ", ".join(sorted(takes)) or "nothing but at, device, do"
+            raise refuse(index, field, f"`do: {step.do}` takes no {field!r}; it takes {listed}")
+        spec = devices.get(step.device)
+        if spec is None:
+            known = ", ".join(sorted(devices))
+            raise refuse(index, "device", f"unknown device {step.device!r}; known: {known}")
+        if step.at >= scenario.duration:
+            raise refuse(index, "at", "must be before the end of `duration`")
+        if step.at < spec.joins:
+            raise refuse(index, "at", f"must not be before {step.device!r} joins")
+        if step.do == "add_piece" and step.title is None:
+            raise refuse(index, "title", "required field is missing")
+        maker = model.STEP_NEEDS_ITEM.get(step.do)
+        if maker is not None:
+            if step.item is None:
+                raise refuse(index, "item", "required field is missing")
+            made = created.get(step.item)
+            if made is None or made[1] > step.at:
+                message = f"no earlier step creates an item {step.item!r} (`do: {maker}`)"
+                raise refuse(index, "item", message)
+            if made[0] != maker:
+                message = f"item {step.item!r} is made by `do: {made[0]}`; {step.do} needs {maker}"
+                raise refuse(index, "item", message)
+        elif step.item is not None:
+            if step.item in created:
+                raise refuse(index, "item", f"another step already creates {step.item!r}")
+            created[step.item] = (step.do, step.at)
+
+
 def refuse_unplayable_live(source: str, scenario: Scenario) -> None:
     """For a scenario turned live on the command line: the same refusals, without lines."""
     _check_live(source, scenario, {})
@@ -321,6 +365,7 @@ def load_text(source: str, text: str, profile_name: str | None = None) -> Loaded
         raise _pydantic_error(source, error, lines) from None
     _check_devices(source, scenario, lines)
     _check_references(source, scenario, lines)
+    _check_steps(source, scenario, lines)
     _check_live(source, scenario, lines)
     try:
         profile = resolve(scenario.profile, scenario.flags)

@@ -263,6 +263,53 @@ class Device(Strict):
     workload: Workload = Workload()
 
 
+# What a scripted step may `do`, and which fields each one takes besides `at`, `device`, `do`.
+STEP_FIELDS: dict[str, frozenset[str]] = {
+    "create": frozenset({"item", "fields"}),
+    "update": frozenset({"item", "fields"}),
+    "delete": frozenset({"item"}),
+    "add_piece": frozenset({"item", "title", "composer", "status"}),
+    "update_piece": frozenset({"item", "fields"}),
+    "remove_piece": frozenset({"item"}),
+    "reload": frozenset(),
+    "crash": frozenset({"when"}),
+    "wipe": frozenset(),
+    "offline": frozenset(),
+    "online": frozenset(),
+    "disconnect": frozenset(),
+    "accept_backfill": frozenset(),
+}
+# The `do`s that need an `item` naming what an earlier step created, and of which kind.
+STEP_NEEDS_ITEM: dict[str, str] = {
+    "update": "create",
+    "delete": "create",
+    "update_piece": "add_piece",
+    "remove_piece": "add_piece",
+}
+_STEP_DOS = ", ".join(STEP_FIELDS)
+
+
+def _step_do(value: object) -> object:
+    if value not in STEP_FIELDS:
+        raise ValueError(f"unknown do {value!r}; known: {_STEP_DOS}")
+    return value
+
+
+class ScriptStep(Strict):
+    """One scripted step: device `device` does `do` at `at`. Which of the other fields a `do`
+    takes is `STEP_FIELDS`; the loader refuses the rest, with their line."""
+
+    at: Duration
+    device: str = Field(min_length=1)
+    do: Annotated[str, BeforeValidator(_step_do)]
+    item: str | None = Field(default=None, min_length=1, max_length=200)
+    fields: dict[str, Any] | None = None
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    composer: str | None = Field(default=None, min_length=1, max_length=500)
+    status: str | None = Field(default=None, min_length=1, max_length=100)
+    when: Literal["before", "during", "after"] | None = None
+
+
 class Limits(Strict):
     max_frame_bytes: Size = 1024 * 1024
 
@@ -321,6 +368,7 @@ class Scenario(Strict):
     preload: tuple[Preload, ...] = ()
     faults: tuple[Fault, ...] = ()
     hot_items: tuple[HotItem, ...] = ()
+    steps: tuple[ScriptStep, ...] = Field(default=(), max_length=100_000)
     devices: tuple[Device, ...] = Field(min_length=1, max_length=MAX_DEVICES)
     expect: dict[str, Any] = Field(default_factory=dict)
     expect_by_profile: dict[str, dict[str, Any]] = Field(default_factory=dict)
