@@ -25,3 +25,8 @@ def test_every_anomaly_and_metric_has_a_readme_row(name: str) -> None:
 @pytest.mark.parametrize("kind", FAULT_KINDS)
 def test_every_fault_kind_has_a_readme_row(kind: str) -> None:
     assert f"{{kind: {kind}" in README
+
+
+def test_the_readme_stands_alone() -> None:
+    # A clone has no ../shared: the protocol is summarised here instead.
+    assert "../shared" not in README and "## The protocol in brief" in README
