@@ -8,15 +8,31 @@ user. A year bounds how long a leaked token is good for: nothing revokes one.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
 import jwt
 
+from simulator.errors import UsageError
 from simulator.protocol.entities import MAX_ID_LENGTH, fits_id
 
 ALGORITHM = "HS256"
+MIN_SECRET_BYTES = 32  # RFC 7518: an HS256 key must be at least as long as the hash output
 MAX_TOKEN_AHEAD_S = 365 * 24 * 3600.0  # the furthest `exp` a token may have, from now
+
+
+def secret_from(env: str) -> str:
+    """The shared secret from environment variable `env`, refused unless 32 bytes or more."""
+    secret = os.environ.get(env)
+    if not secret:
+        raise UsageError(f"environment variable {env} (the JWT secret) is not set")
+    if len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
+        raise UsageError(
+            f"environment variable {env}: the JWT secret must be {MIN_SECRET_BYTES} bytes or "
+            f"more (HS256), it is {len(secret.encode('utf-8'))}"
+        )
+    return secret
 
 
 def mint(secret: str, user: str, now: float, ttl_s: float = 24 * 3600.0) -> str:

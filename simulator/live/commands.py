@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import replace
 
 from simulator.errors import UsageError
@@ -16,16 +15,18 @@ from simulator.scenario.model import LiveServer
 def serve(
     host: str, port: int, rest_port: int | None, db: str, profile: str, secret_env: str
 ) -> int:
+    from simulator.live.auth import secret_from
     from simulator.live.serve import ReferenceServer, serve_forever
 
-    secret = os.environ.get(secret_env)
-    if not secret:
-        raise UsageError(f"environment variable {secret_env} (the JWT secret) is not set")
+    secret = secret_from(secret_env)
     try:
         chosen = resolve(profile)
     except UnknownProfile as error:
         raise UsageError(f"--profile: {error.message}") from None
-    asyncio.run(serve_forever(ReferenceServer(db, chosen, secret), host, port, rest_port))
+    try:
+        asyncio.run(serve_forever(ReferenceServer(db, chosen, secret), host, port, rest_port))
+    except OSError as error:  # a busy port, an address not ours: bad input, one line
+        raise UsageError(f"cannot serve: {error}") from None
     return 0
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import random
 import time
 import urllib.error
@@ -40,7 +39,7 @@ from urllib.parse import urlencode, urlsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from simulator.errors import EndpointError, UsageError
+from simulator.errors import EndpointError
 from simulator.history import NOT_SENT, History, Kind
 from simulator.lifecycle.lifecycle import Lifecycle
 from simulator.lifecycle.runtime import DeviceRuntime
@@ -123,12 +122,7 @@ class LiveRun:
         self.scale = server.time_scale
         self.timeout = server.timeout
         self.end = scenario.duration
-        secret = os.environ.get(server.jwt_secret_env)
-        if not secret:
-            raise UsageError(
-                f"environment variable {server.jwt_secret_env} (the JWT secret) is not set"
-            )
-        self.secret = secret
+        self.secret = auth.secret_from(server.jwt_secret_env)
         self.history = History()
         self.plan = compile_plan(scenario)
         # The client's PING cadence is its profile's interval in its own (scenario) time; a

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlencode
 
 import jwt
@@ -146,3 +150,27 @@ def test_rest_push_is_idempotent_and_pull_returns_live_rows(served: Served) -> N
     assert post(f"{served.rest_url}/api/sync/push", token, "alice", bad)[0] == 400
     assert stop_server(served) == 0
     assert ServerStore(str(served.db)).get("alice", "logbook_entry", "r1").version == 1  # type: ignore[union-attr]
+
+
+def _serve(port: int, db: Path, secret: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "simulator.cli", "serve", "--port", str(port), "--db"]
+    return subprocess.run(
+        [*command, str(db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SYNCSIM_JWT_SECRET": secret},
+        check=False,
+    )
+
+
+def test_a_busy_port_is_one_line_and_exit_2(served: Served, tmp_path: Path) -> None:
+    port = int(served.ws_url.split(":")[2].split("/")[0])
+    done = _serve(port, tmp_path / "other.db", SECRET)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "address already in use" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_short_secret_is_refused(tmp_path: Path) -> None:
+    done = _serve(0, tmp_path / "s.db", "short")
+    assert done.returncode == 2 and "32 bytes or more" in done.stderr
