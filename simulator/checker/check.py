@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from simulator.checker import convergence, duplicates, metrics, rules
 from simulator.checker.doubts import doubts
@@ -19,6 +19,8 @@ class CheckResult:
     findings: tuple[Finding, ...]
     metrics: dict[str, float]
     doubts: tuple[str, ...] = ()  # why the verdict cannot be trusted (see doubts.py)
+    # The history's table, kept so the report slices the same one: one DataFrame per run.
+    view: View | None = field(default=None, repr=False, compare=False)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -40,4 +42,4 @@ def check(history: History) -> CheckResult:
         + rules.leaks(view)
         + metrics.payload(view)
     )
-    return CheckResult(tuple(found), metrics.measure(view), doubts(view))
+    return CheckResult(tuple(found), metrics.measure(view), doubts(view), view)

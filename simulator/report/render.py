@@ -12,7 +12,8 @@ from simulator.verdict import Run
 
 def render(run: Run) -> dict[str, bytes]:
     scenario = run.loaded.scenario
-    plots = report_plots(View(run.history), run.result.findings, scenario.limits.max_frame_bytes)
+    view = run.result.view or View(run.history)
+    plots = report_plots(view, run.result.findings, scenario.limits.max_frame_bytes)
     files = {
         "summary.json": summary_json(run).encode(),
         "junit.xml": junit_xml(run).encode(),

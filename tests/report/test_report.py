@@ -71,3 +71,17 @@ def test_junit_has_one_case_per_expectation(rendered: tuple[Run, dict[str, bytes
     assert [c.get("name") for c in suite.iter("testcase")] == [
         o.expectation.text for o in result.outcomes
     ]
+
+
+def test_a_run_and_its_report_build_one_dataframe(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests_support import SMALL_YAML
+
+    from simulator.history import History
+    from simulator.report.render import render
+    from simulator.scenario.loader import load_text
+
+    calls = []
+    real = History.to_frame
+    monkeypatch.setattr(History, "to_frame", lambda self: calls.append(1) or real(self))
+    render(run(load_text("small.yaml", SMALL_YAML)))
+    assert len(calls) == 1
