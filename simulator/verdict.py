@@ -47,6 +47,11 @@ class Run:
         return self.verdict is Verdict.PASS
 
     @property
+    def gaps(self) -> tuple[Outcome, ...]:
+        """Bounds marked as known gaps that still fail: expected failures, not failures."""
+        return tuple(o for o in self.outcomes if o.gap_shows)
+
+    @property
     def failed(self) -> tuple[Outcome, ...]:
         return tuple(o for o in self.outcomes if not o.passed)
 

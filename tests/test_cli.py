@@ -173,3 +173,23 @@ def test_e2e_runs_every_profile_by_default_and_writes_one_junit(
     ]
     assert main(["e2e", "scenarios", "--own-profile"]) == 0
     assert "1 passed, 0 failed" in capsys.readouterr().out
+
+
+GAP = SMALL_YAML.replace(
+    "expect:\n  payload: 0", 'expect:\n  payload: 0\n  writes: {lte: 0, known_gap: "we write"}'
+)
+
+
+def test_a_known_gap_is_reported_as_an_expected_failure_and_xpass_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "o"
+    assert main(["run", str(write(tmp_path, "gap.yaml", GAP)), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "PASS" in printed and "KNOWN GAP writes <= 0: got" in printed and "we write" in printed
+    suite = ET.parse(out / "junit.xml").getroot()
+    (skipped,) = [c for c in suite.iter("testcase") if c.find("skipped") is not None]
+    assert skipped.get("name") == "writes <= 0" and suite.get("failures") == "0"
+    gone = GAP.replace("writes: {lte: 0", "writes: {gte: 0")
+    assert main(["run", str(write(tmp_path, "gone.yaml", gone)), "--out", str(out)]) == 1
+    assert "the gap is gone; remove known_gap" in capsys.readouterr().out

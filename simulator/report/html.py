@@ -123,6 +123,15 @@ def _verdict(run: Run) -> str:
         why = f"The evidence cannot be trusted, so no count is judged: {reasons}."
     elif not total:
         why = "This scenario sets no expectations, so nothing can fail."
+    elif run.passed and run.gaps:
+        gaps = "; ".join(
+            f"<b>{escape(o.expectation.text)}</b> (got "
+            f"{escape(fmt.value(o.expectation.name, o.value))}: "
+            f"{escape(o.expectation.known_gap or '')})"
+            for o in run.gaps
+        )
+        held = total - len(run.gaps)
+        why = f"{held} of {total} expectations hold; expected failures (known gaps): {gaps}"
     elif run.passed:
         why = f"All {total} expectations hold."
     else:
@@ -176,7 +185,12 @@ def _expectations(run: Run) -> str:
             escape(o.expectation.name),
             _num(escape(fmt.bound(o.expectation.name, o.expectation.op, o.expectation.bound))),
             _num(escape(fmt.value(o.expectation.name, o.value))),
-            _mark(o.passed),
+            _mark(o.passed)
+            + (
+                f" <span class='muted'>known gap: {escape(o.expectation.known_gap or '')}</span>"
+                if o.gap_shows
+                else ""
+            ),
         )
         for o in run.outcomes
     ]

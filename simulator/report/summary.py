@@ -29,6 +29,8 @@ def summary(run: Run) -> dict[str, Any]:
                 "value": o.value,
                 "passed": o.passed,
                 "text": o.expectation.text,
+                "known_gap": o.expectation.known_gap,
+                "gap_shows": o.gap_shows,
             }
             for o in run.outcomes
         ],

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from simulator.checker.expectations import Outcome
 from simulator.verdict import Run, Verdict
+
+
+def _xpass(outcome: Outcome) -> str:
+    if outcome.expectation.known_gap is None:
+        return ""
+    return " (marked as a known gap, but it holds now: the gap is gone; remove known_gap)"
 
 
 def run_lines(run: Run, out: Path | None) -> list[str]:
@@ -17,7 +24,12 @@ def run_lines(run: Run, out: Path | None) -> list[str]:
     if run.verdict is Verdict.INCONCLUSIVE:
         shown += " (not judged)"
     lines.append("  anomalies: " + shown)
-    lines += [f"  FAILED {o.expectation.text}: got {o.value:g}" for o in run.failed]
+    lines += [
+        f"  KNOWN GAP {o.expectation.text}: got {o.value:g} (expected failure: "
+        f"{o.expectation.known_gap})"
+        for o in run.gaps
+    ]
+    lines += [f"  FAILED {o.expectation.text}: got {o.value:g}{_xpass(o)}" for o in run.failed]
     if out is not None:
         lines.append(f"  report: {out / 'report.html'}")
     return lines

@@ -118,3 +118,25 @@ def test_judge_a_checked_history() -> None:
         ("lost_write", True),
         ("writes", True),
     ]
+
+
+def test_a_known_gap_is_an_expected_failure_until_it_stops_showing() -> None:
+    from simulator.checker.expectations import judge, parse
+
+    (gap,) = parse({"lost_write": {"lte": 0, "known_gap": "the queue is lost on reload"}})
+    assert gap.known_gap == "the queue is lost on reload"
+    (shows,) = judge([gap], {"lost_write": 7.0})
+    assert shows.passed and shows.gap_shows and not shows.holds
+    (gone,) = judge([gap], {"lost_write": 0.0})
+    assert not gone.passed and not gone.gap_shows  # a strict XPASS: the mark must go
+
+
+def test_a_known_gap_needs_words_and_a_bound() -> None:
+    import pytest
+
+    from simulator.checker.expectations import BadExpectation, parse
+
+    with pytest.raises(BadExpectation, match="gap's description"):
+        parse({"lost_write": {"lte": 0, "known_gap": 3}})
+    with pytest.raises(BadExpectation, match="empty bound"):
+        parse({"lost_write": {"known_gap": "why"}})
