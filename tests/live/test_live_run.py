@@ -15,6 +15,7 @@ from conftest import SECRET, Served, start_server, stop_server
 
 from simulator.history import SERVER, History, Kind
 from simulator.live import auth
+from simulator.protocol.kinds import ENTRY_MUTATIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,12 +63,27 @@ def rows(history: History, kind: Kind, **match: object) -> list[object]:
     ]
 
 
+def scenario_file(template: str, served: Served, tmp_path: Path) -> Path:
+    scenario = tmp_path / "live.yaml"
+    scenario.write_text(template.format(ws=served.ws_url, rest=served.rest_url))
+    return scenario
+
+
+def run_live(
+    template: str, served: Served, tmp_path: Path
+) -> tuple[subprocess.CompletedProcess[str], History]:
+    """`syncsim run` of a scenario template against `served`: its outcome and its history."""
+    done = syncsim(
+        "run", str(scenario_file(template, served, tmp_path)), "--out", str(tmp_path / "out")
+    )
+    history = tmp_path / "out" / "history.jsonl"
+    assert history.exists(), done.stdout + done.stderr
+    return done, History.load(history)
+
+
 def test_a_small_scenario_runs_live_with_faults(served: Served, tmp_path: Path) -> None:
-    scenario = tmp_path / "live_small.yaml"
-    scenario.write_text(SMALL.format(ws=served.ws_url, rest=served.rest_url))
-    done = syncsim("run", str(scenario), "--out", str(tmp_path / "out"))
+    done, history = run_live(SMALL, served, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    history = History.load(tmp_path / "out" / "history.jsonl")
     assert history.meta["mode"] == "live"
     assert rows(history, Kind.DISCONNECT, device="laptop", reason="connection dropped")
     assert rows(history, Kind.CONNECT_FAILED, device="laptop", reason="partition")
@@ -129,8 +145,7 @@ def test_an_unreachable_endpoint_exits_3(tmp_path: Path) -> None:
 
 
 def test_diff_compares_the_simulated_and_live_runs(served: Served, tmp_path: Path) -> None:
-    scenario = tmp_path / "live_small.yaml"
-    scenario.write_text(SMALL.format(ws=served.ws_url, rest=served.rest_url))
+    scenario = scenario_file(SMALL, served, tmp_path)
     done = syncsim(
         "diff",
         str(scenario),
@@ -190,14 +205,11 @@ def test_the_proxy_closes_with_1009_on_an_oversized_frame(served: Served, tmp_pa
     )
     with urllib.request.urlopen(req, timeout=5) as answer:
         assert answer.status == 200
-    scenario = tmp_path / "live_big.yaml"
-    scenario.write_text(BIG.format(ws=served.ws_url, rest=served.rest_url))
-    done = syncsim("run", str(scenario), "--out", str(tmp_path / "out"))
+    done, history = run_live(BIG, served, tmp_path)
     # The phone's catch-up never fits, so it reconnects until the end: the run never goes
     # quiet, and the verdict says it cannot judge rather than pass.
     assert done.returncode == 4, done.stdout + done.stderr
     assert "INCONCLUSIVE: the run never went quiet" in done.stdout
-    history = History.load(tmp_path / "out" / "history.jsonl")
     assert rows(history, Kind.DISCONNECT, device="phone", reason="1009 message too big")
     assert rows(
         history,
@@ -227,15 +239,12 @@ faults:
 
 
 def test_error_every_answers_in_the_servers_place_live(served: Served, tmp_path: Path) -> None:
-    scenario = tmp_path / "live_refusing.yaml"
-    scenario.write_text(REFUSING.format(ws=served.ws_url, rest=served.rest_url))
-    done = syncsim("run", str(scenario), "--out", str(tmp_path / "out"))
+    done, history = run_live(REFUSING, served, tmp_path)
     assert done.returncode in (0, 1), done.stdout + done.stderr
-    history = History.load(tmp_path / "out" / "history.jsonl")
     mutations = [
         r
         for r in rows(history, Kind.FRAME_SENT, device="phone")
-        if r.frame_type in {"ENTRY_CREATED", "ENTRY_UPDATED", "ENTRY_DELETED"}  # type: ignore[attr-defined]
+        if r.frame_type in {t.value for t in ENTRY_MUTATIONS}  # type: ignore[attr-defined]
     ]
     errors = rows(history, Kind.FRAME_RECV, device="phone", frame_type="ERROR")
     assert len(mutations) > 8
@@ -263,11 +272,8 @@ devices:
 def test_a_live_crash_is_recorded_and_what_was_sent_before_it_arrives(
     served: Served, tmp_path: Path
 ) -> None:
-    scenario = tmp_path / "live_crash.yaml"
-    scenario.write_text(CRASHING.format(ws=served.ws_url, rest=served.rest_url))
-    done = syncsim("run", str(scenario), "--out", str(tmp_path / "out"))
+    done, history = run_live(CRASHING, served, tmp_path)
     assert done.returncode in (0, 1), done.stdout + done.stderr
-    history = History.load(tmp_path / "out" / "history.jsonl")
     (crash,) = rows(history, Kind.RELOAD, device="phone", reason="crash")
     assert rows(history, Kind.FRAME_LOST, device="phone", reason="crash")
     before = {
