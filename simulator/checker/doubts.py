@@ -9,13 +9,14 @@ more about the observation than about the system, so no count of them is judged.
 
 from __future__ import annotations
 
+from typing import Any
+
 from simulator.checker.view import View, tuples
 from simulator.history import SERVER, Kind
 
 
-def _rows(view: View, kind: Kind) -> list[object]:
-    frame = view.frame
-    return list(tuples(frame[frame["kind"] == kind.value]))
+def _rows(view: View, kind: Kind) -> list[Any]:
+    return list(tuples(view.rows(kind)))
 
 
 def _observer(view: View) -> list[str]:
@@ -23,9 +24,9 @@ def _observer(view: View) -> list[str]:
     if not observed:
         return ["no observation of the live server's final state was recorded"]
     failed = sorted(
-        str(r.user)  # type: ignore[attr-defined]
+        str(r.user)
         for r in observed
-        if not (r.detail or {}).get("rest") and not (r.detail or {}).get("catch_up")  # type: ignore[attr-defined]
+        if not (r.detail or {}).get("rest") and not (r.detail or {}).get("catch_up")
     )
     if not failed:
         return []
@@ -46,7 +47,7 @@ def _stored_nothing(view: View) -> list[str]:
 def _quiescence(view: View) -> list[str]:
     reasons = []
     for row in _rows(view, Kind.QUIESCENCE):
-        detail = row.detail or {}  # type: ignore[attr-defined]
+        detail = row.detail or {}
         if not detail.get("reached", True):
             waited = detail.get("waited")
             pending = detail.get("pending")

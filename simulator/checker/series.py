@@ -76,7 +76,7 @@ def _pair(starts: Iterable[float], stops: Iterable[float], end: float) -> list[S
 
 def offline_spans(view: View) -> dict[str, list[Span]]:
     """When each device's network was down (NETWORK rows, op offline/online)."""
-    rows = view.frame[view.frame["kind"] == Kind.NETWORK.value]
+    rows = view.rows(Kind.NETWORK)
     end = end_of(view)
     spans: dict[str, list[Span]] = {}
     for device, group in rows.groupby("device"):
@@ -107,7 +107,7 @@ def connected_spans(view: View) -> dict[str, list[Span]]:
 def partition_spans(view: View) -> dict[str, list[Span]]:
     """When each device was cut off by a partition, labelled with the directions cut
     (`up`, `down` or `both`); overlapping partitions are merged into one state at a time."""
-    rows = view.frame[view.frame["kind"] == Kind.PARTITION.value]
+    rows = view.rows(Kind.PARTITION)
     blocked: dict[str, Counter[str]] = defaultdict(Counter)
     since: dict[str, tuple[float, str]] = {}
     spans: dict[str, list[Span]] = defaultdict(list)
@@ -138,7 +138,7 @@ def partition_spans(view: View) -> dict[str, list[Span]]:
 
 def outage_spans(view: View) -> list[Span]:
     """When the server was down (SERVER_OUTAGE rows, op down/up)."""
-    rows = view.frame[view.frame["kind"] == Kind.SERVER_OUTAGE.value]
+    rows = view.rows(Kind.SERVER_OUTAGE)
     down = rows[rows["op"] == "down"]["t"].astype(float)
     up = rows[rows["op"] == "up"]["t"].astype(float)
     return _pair(down, up, end_of(view))

@@ -88,6 +88,10 @@ class View:
             else:
                 self.devices[row.device][key] = held
 
+    def rows(self, kind: Kind) -> pd.DataFrame:
+        """Every row of one kind, for the checks the fixed slices above do not serve."""
+        return _rows(self.frame, kind)
+
     @property
     def has_server_evidence(self) -> bool:
         return not self.applied.empty

@@ -67,8 +67,7 @@ class WriteJudge:
 
     def failed_writes(self) -> list[Finding]:
         """Writes localStorage refused (quota), unless a later write to the item superseded."""
-        frame = self.view.frame
-        failed = frame[frame["kind"] == Kind.WRITE_FAILED.value]
+        failed = self.view.rows(Kind.WRITE_FAILED)
         last = self.view.writes.groupby(["user", "entity_type", "entity_id"])["t"].max().to_dict()
         found = []
         for row in tuples(failed):
