@@ -9,7 +9,6 @@ never went quiet).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +18,7 @@ from simulator.errors import SyncsimError, UsageError
 from simulator.history import History
 from simulator.progress import terminal_bars
 from simulator.protocol.profile import PROFILES
-from simulator.report.folder import check_writable
+from simulator.report.folder import check_writable, write_file
 from simulator.runner import run, with_seed
 from simulator.scenario.loader import Loaded, load
 from simulator.verdict import Run, Verdict, judge_history
@@ -92,7 +91,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     write_report(live, out / "live")
     differences = diff_runs(simulated, live)
     text = diff_report(loaded.scenario.name, differences)
-    _write(out / "diff.md", text)
+    write_file(out / "diff.md", text)
     print(text, end="")
     print(f"reports: {out / 'sim'}, {out / 'live'}")
     if live.verdict is Verdict.INCONCLUSIVE:
@@ -132,18 +131,11 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     rows = run_matrix(path, args.seed)
     for row in rows:
         write_report(row.run, out / row.profile)
-    _write(out / "matrix.json", matrix_json(rows))
-    _write(out / "matrix.md", matrix_markdown(rows))
+    write_file(out / "matrix.json", matrix_json(rows))
+    write_file(out / "matrix.md", matrix_markdown(rows))
     print(matrix_markdown(rows), end="")
     print(f"\nreports: {out}/<profile>/report.html, table: {out / 'matrix.md'}")
     return max(r.run.verdict.exit_code for r in rows)
-
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, path)
 
 
 def write_comparison(comparison: Comparison, out: Path) -> Path:
@@ -151,11 +143,7 @@ def write_comparison(comparison: Comparison, out: Path) -> Path:
     from simulator.report.comparison import render_comparison
 
     for name, content in render_comparison(comparison).items():
-        path = out / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.tmp")
-        temp.write_bytes(content)
-        os.replace(temp, path)
+        write_file(out / name, content)
     return out
 
 
@@ -206,7 +194,7 @@ def cmd_e2e(args: argparse.Namespace) -> int:
     if args.junit is not None:
         from simulator.report.junit import junit_suites
 
-        _write(args.junit, junit_suites(runs))
+        write_file(args.junit, junit_suites(runs))
     verdicts = [r.verdict for r in runs]
     failures, inconclusive = verdicts.count(Verdict.FAIL), verdicts.count(Verdict.INCONCLUSIVE)
     doubtful = f", {inconclusive} inconclusive" if inconclusive else ""

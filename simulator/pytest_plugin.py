@@ -19,7 +19,6 @@ property `syncsim_report`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +27,7 @@ import pytest
 
 from simulator.errors import ScenarioError, SyncsimError
 from simulator.protocol.profile import PROFILES
+from simulator.report.folder import write_file
 from simulator.scenario.loader import Loaded, load_text
 
 if TYPE_CHECKING:
@@ -112,8 +112,8 @@ class ScenarioFile(pytest.File):
         if set(self.runs) != set(PROFILES):
             return
         rows = [MatrixRow(name, self.runs[name]) for name in PROFILES]
-        _write(out.parent / "matrix.json", matrix_json(rows))
-        _write(out.parent / "matrix.md", matrix_markdown(rows))
+        write_file(out.parent / "matrix.json", matrix_json(rows))
+        write_file(out.parent / "matrix.md", matrix_markdown(rows))
 
 
 class ScenarioFailed(Exception):
@@ -184,10 +184,3 @@ class BadScenario(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"syncsim {self.name}: scenario refused"
-
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, path)

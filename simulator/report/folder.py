@@ -34,6 +34,19 @@ def check_writable(out: Path) -> None:
         raise _failed(out, error) from None
 
 
+def write_file(path: Path, content: str | bytes) -> None:
+    """One file beside a report (a table, a diff), landing whole: a temp file, then a rename.
+    A failure is exit 2 on one line and leaves the previous file as it was."""
+    temp = path.with_name(f".{path.name}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        os.replace(temp, path)
+    except OSError as error:
+        temp.unlink(missing_ok=True)
+        raise _failed(path, error) from None
+
+
 def write_folder(out: Path, files: Mapping[str, bytes]) -> Path:
     """Replace `out` with a folder holding exactly `files` (plus its earlier sub-folders)."""
     try:
