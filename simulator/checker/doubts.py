@@ -13,6 +13,7 @@ from typing import Any
 
 from simulator.checker.view import View, tuples
 from simulator.history import SERVER, Kind
+from simulator.protocol.kinds import KINDS
 
 
 def _rows(view: View, kind: Kind) -> list[Any]:
@@ -23,14 +24,18 @@ def _observer(view: View) -> list[str]:
     observed = _rows(view, Kind.OBSERVER)
     if not observed:
         return ["no observation of the live server's final state was recorded"]
-    failed = sorted(
-        str(r.user)
-        for r in observed
-        if not (r.detail or {}).get("rest") and not (r.detail or {}).get("catch_up")
-    )
+    failed = sorted(str(r.user) for r in observed if not _observed_all(r.detail or {}))
     if not failed:
         return []
     return [f"the observer could not read the server's final state for {', '.join(failed)}"]
+
+
+def _observed_all(detail: dict[str, Any]) -> bool:
+    """The REST pull holds every kind; a catch-up only the kinds it carried batches of."""
+    if detail.get("rest"):
+        return True
+    carried = set(detail.get("catch_up_kinds") or ())
+    return bool(detail.get("catch_up")) and carried >= {k.name for k in KINDS}
 
 
 def _stored_nothing(view: View) -> list[str]:

@@ -49,9 +49,10 @@ async def observe_server(run: LiveRun, user: str) -> None:
     for frame in frames:
         _apply(rows, frame)
     # Whether the server's state is known: the checker's verdict is inconclusive without it.
-    run.record(
-        Kind.OBSERVER, None, user=user, detail={"rest": body is not None, "catch_up": complete}
-    )
+    # A catch-up shows only the kinds the server sends batches of (legacy sends no pieces).
+    carried = sorted({k.name for f in frames if (k := kind_of_bulk(f.type)) is not None})
+    observed = {"rest": body is not None, "catch_up": complete, "catch_up_kinds": carried}
+    run.record(Kind.OBSERVER, None, user=user, detail=observed)
     for (entity_type, entity_id), (live, data) in sorted(rows.items()):
         run.record(
             Kind.SNAPSHOT,

@@ -12,10 +12,12 @@ def live_meta() -> Record:
     return Record(t=0.0, kind=Kind.META, detail={**(record.detail or {}), "mode": "live"})
 
 
-def observer(rest: bool, catch_up: bool) -> Record:
-    return Record(
-        t=1000.0, kind=Kind.OBSERVER, user="alice", detail={"rest": rest, "catch_up": catch_up}
-    )
+ALL_KINDS = ["logbook_entry", "repertoire_piece"]
+
+
+def observer(rest: bool, catch_up: bool, kinds: list[str] = ALL_KINDS) -> Record:
+    detail = {"rest": rest, "catch_up": catch_up, "catch_up_kinds": kinds}
+    return Record(t=1000.0, kind=Kind.OBSERVER, user="alice", detail=detail)
 
 
 WRITES = [
@@ -32,6 +34,13 @@ def test_a_failed_observer_makes_the_run_inconclusive() -> None:
 def test_one_working_source_is_enough() -> None:
     result = run([live_meta(), *WRITES, observer(False, True), server_holds("e1", "fpA", at(10))])
     assert result.doubts == ()
+
+
+def test_a_catch_up_without_pieces_does_not_stand_for_a_failed_rest_pull() -> None:
+    # Legacy sends no repertoire batch: the pieces are only in the REST pull.
+    rows = [live_meta(), *WRITES, observer(False, True, ["logbook_entry"])]
+    result = run([*rows, server_holds("e1", "fpA", at(10))])
+    assert result.doubts == ("the observer could not read the server's final state for alice",)
 
 
 def test_an_endpoint_holding_nothing_of_what_it_was_sent_is_doubted() -> None:
