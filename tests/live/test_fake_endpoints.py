@@ -20,7 +20,7 @@ seed: 3
 duration: 6h
 settle: 10m
 profile: legacy
-server: {{kind: live, url: "{ws}", rest_url: "{rest}", time_scale: 4000, timeout: 3s}}
+server: {{kind: live, url: "{ws}", rest_url: "{rest}", time_scale: 4000, timeout: 10s}}
 devices:
   - {{name: phone, workload: {{entries_per_day: 48, pieces_per_day: 0, active_hours: [0, 24]}}}}
   - {{name: laptop, workload: {{entries_per_day: 0, pieces_per_day: 0}}}}
