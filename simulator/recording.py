@@ -21,7 +21,7 @@ from simulator.protocol.client import (
     WriteFailed,
 )
 from simulator.protocol.codec import BadFrame, Frame, FrameType, decode
-from simulator.protocol.entities import fingerprint
+from simulator.protocol.entities import fingerprint, stamp_text
 from simulator.protocol.kinds import KINDS, entity_key, kind
 from simulator.scenario.loader import Loaded
 
@@ -179,7 +179,7 @@ def record_device_snapshot(sim: Recorder, device: Any, client: DeviceClient) -> 
                 entity_type=entity_type,
                 entity_id=entity_id,
                 fingerprint=fingerprint(item),
-                updated_at=item.get("updatedAt"),
+                updated_at=stamp_text(item),
                 detail=identity(entity_type, item),
             )
 

@@ -3,8 +3,9 @@
 A verdict is evidence. Against a live endpoint, syncsim sees the server only through its
 observer and the frames it answers; when the observer could not read the final state, when the
 endpoint stored nothing at all of what it was sent (it may not be the server it claims, or
-drops everything), or when the run never went quiet before the snapshot, the findings say
-more about the observation than about the system, so no count of them is judged.
+drops everything), when it refused the preload the scenario starts from, or when the run never
+went quiet before the snapshot, the findings say more about the observation than about the
+system, so no count of them is judged.
 """
 
 from __future__ import annotations
@@ -64,9 +65,19 @@ def _quiescence(view: View) -> list[str]:
     return reasons
 
 
+def _preload(view: View) -> list[str]:
+    """A live run's premise is its preload: a history it could not push is not the history the
+    scenario describes."""
+    return [
+        f"the endpoint did not take the preload for {row.user}: {row.reason}"
+        for row in _rows(view, Kind.PRELOAD)
+        if isinstance(row.reason, str)
+    ]
+
+
 def doubts(view: View) -> tuple[str, ...]:
     """Why the verdict cannot be trusted; empty when it can. Only live runs have doubts: the
     simulated server is syncsim's own and its final state is read directly."""
     if view.meta.get("mode") != "live":
         return ()
-    return tuple(_observer(view) + _stored_nothing(view) + _quiescence(view))
+    return tuple(_preload(view) + _observer(view) + _stored_nothing(view) + _quiescence(view))

@@ -29,12 +29,10 @@ import contextlib
 import json
 import random
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -44,7 +42,9 @@ from simulator.history import NOT_SENT, History, Kind
 from simulator.lifecycle.lifecycle import Lifecycle
 from simulator.lifecycle.runtime import DeviceRuntime
 from simulator.live import auth
+from simulator.live.preload import push_preload
 from simulator.live.proxy import FaultProxy, Lane, truncated_frame
+from simulator.live.rest import PULL, post, rest_default
 from simulator.live.snapshot import observe_server
 from simulator.plan.compile import compile_plan
 from simulator.protocol.connection import ConnState
@@ -140,8 +140,8 @@ class LiveRun:
             )
             for name, d in self.devices.items()
         }
-        self.rest_url = server.rest_url or _rest_default(server.url)
-        self._wall0 = 0.0
+        self.rest_url = server.rest_url or rest_default(server.url)
+        self._wall0: float | None = None  # monotonic wall time of t=0; None before it
         self._tasks: set[asyncio.Task[Any]] = set()
         self._failures: list[BaseException] = []
         self._moved = 0.0  # monotonic wall time a frame last moved (or a connection changed)
@@ -150,6 +150,9 @@ class LiveRun:
     # -- time and recording -----------------------------------------------------------
 
     def now(self) -> float:
+        """Scenario time: 0 until the run starts (the preload happens before t=0)."""
+        if self._wall0 is None:
+            return 0.0
         return (time.monotonic() - self._wall0) * self.scale
 
     def record(self, kind: Kind, device: DeviceRuntime | None = None, **fields: Any) -> int:
@@ -475,7 +478,7 @@ class LiveRun:
             return
         token = auth.mint(self.secret, device.user, time.time())
         body, error = await asyncio.to_thread(
-            _post, f"{self.rest_url}/api/sync/pull", device.user, token, self.timeout
+            post, f"{self.rest_url}{PULL}", device.user, token, self.timeout
         )
         self._stir()
         if body is None:
@@ -506,6 +509,7 @@ class LiveRun:
         await ws.close()
 
     async def _sleep_until(self, scenario_time: float) -> None:
+        assert self._wall0 is not None, "the run has started"
         wait = self._wall0 + scenario_time / self.scale - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
@@ -584,7 +588,6 @@ class LiveRun:
     async def run(self) -> History:
         scenario = self.loaded.scenario
         await self.probe()
-        self._wall0 = time.monotonic()
         self.life.meta(
             meta(
                 self.loaded,
@@ -595,6 +598,8 @@ class LiveRun:
             )
         )
         try:
+            await push_preload(self)
+            self._wall0 = time.monotonic()
             await self._execute()
             await self._sleep_until(scenario.duration + scenario.settle)
             await self._quiesce()
@@ -649,32 +654,3 @@ async def _wait(tasks: set[asyncio.Task[Any]], run: LiveRun) -> None:
     """Wait for `tasks`, at most twice the endpoint deadline (each has its own deadline)."""
     if tasks:
         await asyncio.wait(tasks, timeout=2 * run.timeout + 1.0)
-
-
-def _rest_default(ws_url: str) -> str:
-    parts = urlsplit(ws_url)
-    scheme = "https" if parts.scheme == "wss" else "http"
-    return f"{scheme}://{parts.netloc}"
-
-
-def _post(
-    url: str, user: str, token: str, timeout: float, body: bytes = b"{}"
-) -> tuple[dict[str, Any] | None, str]:
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Authorization": f"Bearer {token}",
-            "X-User-Id": user,
-            "Content-Type": "application/json",
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            parsed = json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        return None, f"HTTP {error.code}"
-    except (OSError, ValueError) as error:
-        return None, f"unreachable: {error!r}"[:200]
-    return (parsed, "") if isinstance(parsed, dict) else (None, "answer is not a JSON object")

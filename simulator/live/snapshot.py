@@ -17,8 +17,9 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from simulator.history import Kind
 from simulator.live import auth
+from simulator.live.rest import PULL, post
 from simulator.protocol.codec import BadFrame, Frame, FrameType, decode
-from simulator.protocol.entities import fingerprint
+from simulator.protocol.entities import fingerprint, stamp_text
 from simulator.protocol.kinds import KINDS, kind_of_bulk, kind_of_frame
 from simulator.protocol.merge import split_version
 from simulator.protocol.timefmt import iso_z
@@ -31,13 +32,9 @@ EPOCH_CURSOR = iso_z(0)
 
 
 async def observe_server(run: LiveRun, user: str) -> None:
-    from simulator.live.driver import _post
-
     rows: dict[tuple[str, str], tuple[bool, dict[str, Any]]] = {}
     token = auth.mint(run.secret, user, time.time())
-    body, error = await asyncio.to_thread(
-        _post, f"{run.rest_url}/api/sync/pull", user, token, run.timeout
-    )
+    body, error = await asyncio.to_thread(post, f"{run.rest_url}{PULL}", user, token, run.timeout)
     if body is None:
         run.record(Kind.PEER_ERROR, None, user=user, reason=f"observer REST pull failed: {error}")
     else:
@@ -62,7 +59,7 @@ async def observe_server(run: LiveRun, user: str) -> None:
             entity_type=entity_type,
             entity_id=entity_id,
             fingerprint=fingerprint(data) if live else None,
-            updated_at=data.get("updatedAt"),
+            updated_at=stamp_text(data),
             detail={"observer": True, **(identity(entity_type, data) if live else {})},
         )
 

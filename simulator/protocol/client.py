@@ -42,6 +42,7 @@ from simulator.protocol.entities import (
     fingerprint,
     legacy_score_id,
     normalize_score_id,
+    stamp_text,
 )
 from simulator.protocol.events import (
     BackfillEvent,
@@ -374,17 +375,19 @@ class DeviceClient:
     def add_piece(self, title: str, composer: str | None, status: str, now: float) -> str:
         """The user adds a piece to their repertoire; returns its score id."""
         score_id = self.score_id(title, composer)
-        piece: Entity = {"scoreId": score_id, "title": title, "status": status}
+        piece: Entity = {"id": score_id, "scoreId": score_id, "title": title, "status": status}
         if composer is not None:
             piece["composer"] = composer
-        piece["updatedAt"] = iso_z(now)
         known = score_id in self.pieces
+        stamp_ = iso_z(now)
+        piece["created_at"] = self.pieces[score_id].get("created_at", stamp_) if known else stamp_
+        piece[PIECE_KIND.stamp_field] = stamp_
         type_ = FrameType.PIECE_UPDATED if known else FrameType.PIECE_ADDED
         self._local_write(PIECE, score_id, piece, type_, now)
         return score_id
 
     def update_piece(self, score_id: str, changes: Mapping[str, Any], now: float) -> None:
-        piece = {**self.pieces[score_id], **changes, "updatedAt": iso_z(now)}
+        piece = {**self.pieces[score_id], **changes, PIECE_KIND.stamp_field: iso_z(now)}
         self._local_write(PIECE, score_id, piece, FrameType.PIECE_UPDATED, now)
 
     def remove_piece(self, score_id: str, now: float) -> None:
@@ -409,7 +412,7 @@ class DeviceClient:
         self.storage.tombstones.pop((entity_type, entity_id), None)
         fp = fingerprint(data)
         self._out.append(
-            UserWrite(write_id, op, entity_type, entity_id, fp, data.get("updatedAt"), origin)
+            UserWrite(write_id, op, entity_type, entity_id, fp, stamp_text(data), origin)
         )
         body = kind(entity_type).write_body(data)
         self._dispatch(type_, body, entity_type, entity_id, write_id, fp, now)
@@ -513,7 +516,8 @@ class DeviceClient:
                 self._local_delete(PIECE, old_id, now, "migration")
             current = self.pieces.get(new_id)
             if current is None or stamp(newest) > stamp(current):
-                moved = {**newest, "scoreId": new_id, "updatedAt": iso_z(now)}
+                moved = {**newest, "id": new_id, "scoreId": new_id}
+                moved[PIECE_KIND.stamp_field] = iso_z(now)
                 self._local_write(PIECE, new_id, moved, FrameType.PIECE_ADDED, now, "migration")
         return sum(len(olds) for olds in moves.values())
 
@@ -670,8 +674,8 @@ class DeviceClient:
                 via,
                 fingerprint(data),
                 None if local is None else fingerprint(local),
-                data.get("updatedAt"),
-                None if local is None else local.get("updatedAt"),
+                stamp_text(data),
+                stamp_text(local),
                 version,
                 local_version,
             )
@@ -713,6 +717,6 @@ class DeviceClient:
                 None,
                 None if local is None else fingerprint(local),
                 None,
-                None if local is None else local.get("updatedAt"),
+                stamp_text(local),
             )
         )

@@ -271,35 +271,69 @@ def legacy_score_id(title: str, composer: str | None) -> str:
 
 
 def piece_key(data: Mapping[str, Any]) -> str | None:
-    """The score id of a piece, accepted as `scoreId`, `score_id` or `id`."""
-    for key in ("scoreId", "score_id", "id"):
+    """The key of a repertoire item: its `id` (which clients set to the score id), or, for
+    items written before the key was required, `scoreId` / `score_id`."""
+    for key in ("id", "scoreId", "score_id"):
         value = data.get(key)
         if isinstance(value, str) and value.strip():
             return value
     return None
 
 
+def stamp_text(item: Mapping[str, Any] | None) -> str | None:
+    """When an item was last written, as its own field says: `updatedAt` on entries,
+    `updated_at` on repertoire items (PROTOCOL.md's Data section)."""
+    if item is None:
+        return None
+    for key in ("updatedAt", "updated_at"):
+        value = item.get(key)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+_PIECE_TEXTS = ("composer", "notes")
+_PIECE_TEMPOS = ("target_tempo", "current_tempo")
+_PIECE_TIMES = ("started_at", "last_practiced_at", "created_at", "updated_at")
+
+
+def _clean_piece_optional(data: Mapping[str, Any], clean: Entity) -> None:
+    for key in ("scoreId", "score_id"):
+        if key in data:
+            clean[key] = require_id(data, key)
+    for key in _PIECE_TEXTS:
+        if data.get(key) is not None:
+            if not isinstance(data[key], str):
+                raise Invalid(f"{key}: must be a string")
+            clean[key] = data[key]
+    if "tags" in data:
+        tags = data["tags"]
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise Invalid("tags: must be a list of strings")
+        clean["tags"] = list(tags)
+    for key in _PIECE_TEMPOS:
+        if data.get(key) is not None:
+            value = data[key]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise Invalid(f"{key}: must be a number >= 0")
+            clean[key] = value
+    for key in _PIECE_TIMES:
+        if data.get(key) is not None:
+            if parse_iso_z(data[key]) is None:
+                raise Invalid(f"{key}: must be an ISO 8601 UTC timestamp ending in Z")
+            clean[key] = data[key]
+
+
 def clean_piece(data: object) -> Entity:
-    """The repertoire item as the server stores it, or `Invalid` naming the first bad field."""
+    """The repertoire item as the real server's schema holds it, or `Invalid` naming the first
+    bad field: `id`, `title` and `status` required, times in snake case (a camel-case
+    `updatedAt` is not in the schema and is dropped, as every other unknown field)."""
     if not isinstance(data, Mapping):
         raise Invalid("piece: must be an object")
-    score_id = piece_key(data)
-    if score_id is None:
-        raise Invalid("scoreId: required non-empty string (also accepted as score_id or id)")
-    if len(score_id) > MAX_ID_LENGTH:
-        raise Invalid(f"scoreId: longer than {MAX_ID_LENGTH} characters")
-    clean: Entity = {"scoreId": score_id, "title": _require_str(data, "title")}
-    composer = data.get("composer")
-    if composer is not None:
-        if not isinstance(composer, str):
-            raise Invalid("composer: must be a string")
-        clean["composer"] = composer
-    status = data.get("status", "planned")
+    clean: Entity = {"id": require_id(data, "id"), "title": _require_str(data, "title")}
+    status = data.get("status")
     if not isinstance(status, str) or status not in PIECE_STATUSES:
         raise Invalid(f"status: {_show(status)} is not one of {sorted(PIECE_STATUSES)}")
     clean["status"] = status
-    if "updatedAt" in data:
-        if parse_iso_z(data["updatedAt"]) is None:
-            raise Invalid("updatedAt: must be an ISO 8601 UTC timestamp ending in Z")
-        clean["updatedAt"] = data["updatedAt"]
+    _clean_piece_optional(data, clean)
     return clean

@@ -96,6 +96,7 @@ class EntityKind:
     identity: Callable[[Mapping[str, Any]], dict[str, Any]]  # kept in snapshot rows
     logical: Callable[[Mapping[str, Any], str], str | None]  # read back from them
     twin_cause: str  # why two ids are one item, as a finding says it
+    stamp_field: str  # where a client writes the item's last-written time
 
     @property
     def writes(self) -> frozenset[FrameType]:
@@ -140,6 +141,7 @@ ENTRY_KIND = EntityKind(
     identity=_entry_identity,
     logical=_entry_logical,
     twin_cause="same content under two ids",
+    stamp_field="updatedAt",
 )
 PIECE_KIND = EntityKind(
     name="repertoire_piece",
@@ -158,6 +160,8 @@ PIECE_KIND = EntityKind(
     identity=_piece_identity,
     logical=_piece_logical,
     twin_cause="same normalized score id",
+    # The real server's repertoire schema is snake case; a camel `updatedAt` is dropped.
+    stamp_field="updated_at",
 )
 KINDS: tuple[EntityKind, ...] = (ENTRY_KIND, PIECE_KIND)
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.protocol.entities import normalize_score_id, piece_key
+from simulator.protocol.entities import normalize_score_id, piece_key, stamp_text
 from simulator.protocol.profile import LwwRule
 from simulator.protocol.timefmt import parse_iso_z
 
@@ -16,10 +16,8 @@ SERVER_FIELDS = ("version", "seq")
 
 
 def stamp(entity: Mapping[str, Any] | None) -> float:
-    """An item's updatedAt in seconds, or -inf when it has none."""
-    if entity is None:
-        return float("-inf")
-    moment = parse_iso_z(entity.get("updatedAt"))
+    """An item's last-written time (`stamp_text`) in seconds, or -inf when it has none."""
+    moment = parse_iso_z(stamp_text(entity))
     return float("-inf") if moment is None else moment
 
 
@@ -73,7 +71,8 @@ def bulk_merge_pieces(items: Iterable[Mapping[str, Any]]) -> list[BulkPiece]:
             continue
         score_id = normalize_score_id(data["title"], data.get("composer"), raw)
         data = {
-            **{k: v for k, v in data.items() if k not in ("score_id", "id")},
+            **{k: v for k, v in data.items() if k != "score_id"},
+            "id": score_id,
             "scoreId": score_id,
         }
         held = best.get(score_id)

@@ -340,9 +340,6 @@ def _check_live(source: str, scenario: Scenario, lines: Mapping[Path_, int]) -> 
                 "a server outage cannot be caused on a live endpoint; stop the server yourself"
             )
             raise ScenarioError(source, _line_of(where, lines), _dotted(where), message)
-    if scenario.preload:
-        message = "preload writes into the reference server's store; a live endpoint has its own"
-        raise ScenarioError(source, _line_of(("preload",), lines), "preload", message)
     users = {d.user for d in scenario.devices}
     named = set(scenario.server.users)
     if named and not users <= named:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from simulator.history import Kind
+from simulator.protocol.entities import stamp_text
 from simulator.recording import identity, record_device_snapshot
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ def snapshot_all(sim: Simulation) -> None:
             entity_type=row.entity_type,
             entity_id=row.entity_id,
             fingerprint=row.checksum,
-            updated_at=row.data.get("updatedAt"),
+            updated_at=stamp_text(row.data),
             detail={
                 "version": row.version,
                 "seq": row.seq,

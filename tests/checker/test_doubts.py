@@ -56,3 +56,20 @@ def test_a_run_that_never_went_quiet_is_doubted() -> None:
 
 def test_a_simulated_run_is_never_doubted() -> None:
     assert run([meta(), *WRITES]).doubts == ()
+
+
+def preload(reason: str | None) -> Record:
+    detail = {"entries": 10, "pieces": 0, "over": 86400.0, "pushed": 0, "via": "rest_push"}
+    return Record(t=0.0, kind=Kind.PRELOAD, user="alice", reason=reason, detail=detail)
+
+
+def test_a_preload_the_endpoint_refused_is_doubted() -> None:
+    rows = [live_meta(), preload("REST push refused: HTTP 400: changes[0]: id"), *WRITES]
+    result = run([*rows, observer(True, True), server_holds("e1", "fpA", at(10))])
+    (doubt,) = result.doubts
+    assert doubt == "the endpoint did not take the preload for alice: " + rows[1].reason
+
+
+def test_a_preload_the_endpoint_took_is_not_doubted() -> None:
+    rows = [live_meta(), preload(None), *WRITES, observer(True, True)]
+    assert run([*rows, server_holds("e1", "fpA", at(10))]).doubts == ()

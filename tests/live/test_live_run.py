@@ -98,6 +98,45 @@ def test_a_small_scenario_runs_live_with_faults(served: Served, tmp_path: Path) 
     assert summary["verdict"] == "pass" and summary["anomalies"]["lost_write"] == 0
 
 
+PRELOADED = """
+name: live_preload
+seed: 4
+duration: 6h
+settle: 10m
+profile: proposed
+server: {{kind: live, url: "{ws}", rest_url: "{rest}", time_scale: 4000, timeout: 5s}}
+preload:
+  - {{user: alice, entries: 250, pieces: 12, over: 3d}}
+devices:
+  - name: phone
+    workload: {{entries_per_day: 8}}
+  - name: laptop
+expect:
+  lost_write: 0
+  missing_history: 0
+"""
+
+
+def test_a_preload_is_pushed_over_rest_before_t0_and_observed(
+    served: Served, tmp_path: Path
+) -> None:
+    done, history = run_live(PRELOADED, served, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    pushes = rows(history, Kind.REST, op="push")
+    # 262 items in batches of 200, every one before the plan's first step.
+    assert [r.detail["items"] for r in pushes] == [200, 62]  # type: ignore[attr-defined]
+    assert all(r.t == 0.0 and r.reason is None for r in pushes)  # type: ignore[attr-defined]
+    (preload,) = rows(history, Kind.PRELOAD)
+    assert preload.detail["pushed"] == 262 and preload.reason is None  # type: ignore[attr-defined]
+    held = {r.entity_type for r in rows(history, Kind.SNAPSHOT, device=SERVER)}  # type: ignore[attr-defined]
+    assert held == {"logbook_entry", "repertoire_piece"}
+    on_server = rows(history, Kind.SNAPSHOT, device=SERVER)
+    assert len(on_server) >= 262
+    # Both devices caught up with all of it: the preload is observed like any other write.
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["verdict"] == "pass" and summary["anomalies"]["missing_history"] == 0
+
+
 def test_offline_week_live_reaches_the_simulated_verdicts(tmp_path: Path) -> None:
     server = start_server(tmp_path / "serve.db", profile="legacy")
     try:

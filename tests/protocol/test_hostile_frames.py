@@ -172,8 +172,8 @@ def test_strings_at_their_limit_are_taken() -> None:
     item = entry(id="e" * MAX_ID_LENGTH, notes="n" * MAX_STRING_LENGTH)
     server = Server()
     assert server.send(created(item, messageId="m" * MAX_ID_LENGTH))[0]["type"] == "SYNC_RESPONSE"
-    piece = {"type": "PIECE_ADDED", "timestamp": STAMP, "piece": {"scoreId": "s" * 201}}
-    assert "scoreId" in server.send(piece)[0]["error"]
+    piece = {"type": "PIECE_ADDED", "timestamp": STAMP, "piece": {"id": "s" * 201}}
+    assert "id: longer than" in server.send(piece)[0]["error"]
     assert "messageId" in server.send(created(entry(id="e2"), messageId="m" * 201))[0]["error"]
 
 

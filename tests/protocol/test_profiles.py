@@ -92,10 +92,11 @@ def live(store: ServerStore, entity_type: str, user: str = "alice") -> dict[str,
 
 
 def piece(score_id: str, title: str, composer: str | None, at: float, **extra: Any):
-    data: dict[str, Any] = {"scoreId": score_id, "title": title, "status": "learning"}
+    data: dict[str, Any] = {"id": score_id, "scoreId": score_id, "title": title}
+    data["status"] = "learning"
     if composer is not None:
         data["composer"] = composer
-    data["updatedAt"] = iso_z(at)
+    data["updated_at"] = iso_z(at)
     data.update(extra)
     return data
 
@@ -499,9 +500,9 @@ def test_bulk_merge_collapses_messy_spellings_into_one_piece_keeping_the_newest(
     (merged,) = bulk_merge_pieces(MESSY_AIR)
     assert merged.score_id == AIR
     assert merged.data["scoreId"] == AIR
-    assert "score_id" not in merged.data and "id" not in merged.data
+    assert "score_id" not in merged.data and merged.data["id"] == AIR
     assert merged.data["status"] == "polished"  # the T0 + 3 copy
-    assert merged.data["updatedAt"] == iso_z(T0 + 3)
+    assert merged.data["updated_at"] == iso_z(T0 + 3)
     assert merged.merged_from == (
         MESSY_AIR[0]["scoreId"],
         MESSY_AIR[1]["scoreId"],
@@ -1540,8 +1541,9 @@ def _check_sent_frame(frame: Frame, text: str | None = None) -> None:
             assert parse_iso_z(entry[key]) is not None and entry[key].endswith("Z")
     if item is not None:
         assert item["status"] in PIECE_STATUSES
-        assert parse_iso_z(item["updatedAt"]) is not None and item["updatedAt"].endswith("Z")
-        assert isinstance(item["scoreId"], str) and item["scoreId"]
+        assert parse_iso_z(item["updated_at"]) is not None and item["updated_at"].endswith("Z")
+        assert "updatedAt" not in item  # not in the real server's schema: it would be dropped
+        assert isinstance(item["id"], str) and item["id"] == item["scoreId"]
 
 
 @pytest.mark.parametrize("profile", ALL)
