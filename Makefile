@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NAME ?= offline_week
 
-.PHONY: install test scenario e2e compare lint bench fuzz clean
+.PHONY: install test scenario e2e differential compare lint bench fuzz clean
 
 install: $(STAMP)
 
@@ -23,6 +23,12 @@ scenario: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/syncsim e2e scenarios --all-profiles
+
+# Every library scenario under every profile, simulated and live against syncsim serve with
+# that profile: same verdicts and counts, or a difference the gate explains (README, Live mode).
+differential: $(STAMP)
+	SYNCSIM_JWT_SECRET=$${SYNCSIM_JWT_SECRET:-syncsim-differential-gate-secret-0123456789} \
+		$(BIN)/syncsim differential scenarios
 
 # make compare BASE=reports/x/matrix/proposed NEW=reports/x/matrix/legacy [TOLERANCE=10] [OUT=dir]
 compare: $(STAMP)

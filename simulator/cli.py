@@ -16,6 +16,7 @@ from pathlib import Path
 from simulator.compare import DEFAULT_TOLERANCE_PCT, Comparison
 from simulator.errors import SyncsimError, UsageError
 from simulator.history import History
+from simulator.live.commands import LiveTarget, play
 from simulator.progress import terminal_bars
 from simulator.protocol.profile import PROFILES
 from simulator.report.folder import check_writable, write_file
@@ -49,25 +50,26 @@ def _print_run(run_: Run, out: Path | None) -> None:
     print("\n".join(run_lines(run_, out)))
 
 
-def _play(
-    loaded: Loaded, endpoint: str | None, rest: str | None, time_scale: float | None = None
-) -> Run:
-    """Simulated, or live when the scenario or the command line names an endpoint."""
-    from simulator.live.commands import live_server, run_live
+def _target(args: argparse.Namespace) -> LiveTarget:
+    return LiveTarget(args.endpoint, args.rest, args.time_scale, args.stop_cmd, args.start_cmd)
 
-    server = live_server(loaded, endpoint, rest)
-    if server is None:
-        return run(loaded)
-    if time_scale is not None:
-        server = server.model_copy(update={"time_scale": time_scale})
-    return judge_history(loaded, run_live(loaded, server))
+
+def _live_options(command: argparse.ArgumentParser, required: bool = False) -> None:
+    live = command.add_argument_group("live (against a real endpoint)")
+    live.add_argument(
+        "--endpoint", required=required, help="run live against this ws:// or wss:// URL"
+    )
+    live.add_argument("--rest", help="the endpoint's REST base URL (default: its host and port)")
+    live.add_argument("--time-scale", type=float, help="scenario seconds per wall second")
+    live.add_argument("--stop-cmd", help="shell command that stops the endpoint (server_outage)")
+    live.add_argument("--start-cmd", help="shell command that starts it again")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     loaded = with_seed(load(_scenario_path(args.scenario), args.profile), args.seed)
     out = args.out or REPORTS / loaded.scenario.name
     check_writable(out)
-    result = _play(loaded, args.endpoint, args.rest, args.time_scale)
+    result = play(loaded, _target(args))
     out = write_report(result, out)
     _print_run(result, out)
     return result.verdict.exit_code
@@ -86,7 +88,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     out = args.out or REPORTS / loaded.scenario.name / "diff"
     check_writable(out)
     simulated = run(loaded)
-    live = _play(loaded, args.endpoint, args.rest, args.time_scale)
+    live = play(loaded, _target(args))
     write_report(simulated, out / "sim")
     write_report(live, out / "live")
     differences = diff_runs(simulated, live)
@@ -128,7 +130,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     name = load(path).scenario.name
     out = args.out or REPORTS / name / "matrix"
     check_writable(out)
-    rows = run_matrix(path, args.seed)
+    rows = run_matrix(path, args.seed, _target(args))
     for row in rows:
         write_report(row.run, out / row.profile)
     write_file(out / "matrix.json", matrix_json(rows))
@@ -167,6 +169,55 @@ def run_compare(
     return 1 if comparison.worse else 0
 
 
+def _mismatch(path: Path, out: Path) -> int:
+    """The gate's second half: a proposed client against a legacy server; 1 unless the
+    preflight names the mismatch."""
+    from simulator.live.differential import mismatch_case
+
+    case = mismatch_case(path, "proposed", "legacy", out / "mismatch")
+    print(f"{case.scenario}[proposed client, legacy server]: {case.verdict}")
+    for line in case.named:
+        print(f"  preflight: {line}")
+    if not case.holds:
+        print("  DIFFERS: the preflight named no mismatch")
+    return 0 if case.holds else 1
+
+
+def cmd_differential(args: argparse.Namespace) -> int:
+    from simulator.live.auth import secret_from
+    from simulator.live.differential import as_json, markdown, run_case
+
+    secret_from("SYNCSIM_JWT_SECRET")  # refused up front, not once per case
+    paths = sorted(Path(args.directory).glob("*.yaml"))
+    if not paths:
+        raise UsageError(f"{args.directory}: no scenario files (*.yaml)")
+    profiles = [args.profile] if args.profile else sorted(PROFILES)
+    for path in paths:  # every file under every profile is validated before anything runs
+        for name in profiles:
+            load(path, name)
+    out = args.out or REPORTS / "differential"
+    check_writable(out)
+    cases = []
+    for path in paths:
+        for name in profiles:
+            case = run_case(path, name, out / path.stem / name)
+            print(
+                f"{case.scenario}[{case.profile}]: {'agrees' if case.agrees else 'DIFFERS'}"
+                + "".join(f"\n  {line}" for line in case.unexplained),
+                flush=True,
+            )
+            cases.append(case)
+    write_file(out / "differential.md", markdown(cases))
+    write_file(out / "differential.json", as_json(cases))
+    differing = sum(not c.agrees for c in cases)
+    if args.mismatch:
+        shortest = min(paths, key=lambda path: load(path).scenario.duration)
+        differing += _mismatch(shortest, out)
+    agree = len(cases) - differing
+    print(f"differential: {agree} agree, {differing} differ; table: {out / 'differential.md'}")
+    return 1 if differing else 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     return run_compare(Path(args.base), Path(args.new), args.tolerance, args.out)
 
@@ -184,8 +235,9 @@ def cmd_e2e(args: argparse.Namespace) -> int:
     if args.junit is not None:
         check_writable(args.junit)
     runs: list[Run] = []
+    target = _target(args)
     for scenario in loaded:
-        result = run(scenario)
+        result = play(scenario, target)
         out = REPORTS / scenario.scenario.name
         if not args.own_profile:
             out = out / "matrix" / scenario.profile.name
@@ -251,9 +303,7 @@ def parser() -> argparse.ArgumentParser:
     run_p.add_argument("scenario", help="a scenario file, or a name under scenarios/")
     run_p.add_argument("--seed", type=int, help="override the scenario's seed")
     run_p.add_argument("--out", type=Path, help="report directory (default reports/<name>)")
-    run_p.add_argument("--endpoint", help="run live against this ws:// or wss:// URL")
-    run_p.add_argument("--rest", help="the endpoint's REST base URL (default: its host)")
-    run_p.add_argument("--time-scale", type=float, help="live: scenario seconds per wall second")
+    _live_options(run_p)
     _profile_option(run_p, "run it")
     run_p.set_defaults(handler=cmd_run)
     serve_p = commands.add_parser("serve", help="run the reference server on real WebSockets")
@@ -268,9 +318,7 @@ def parser() -> argparse.ArgumentParser:
     serve_p.set_defaults(handler=cmd_serve)
     diff_p = commands.add_parser("diff", help="run a scenario simulated and live, and compare")
     diff_p.add_argument("scenario", help="a scenario file, or a name under scenarios/")
-    diff_p.add_argument("--endpoint", required=True, help="the live ws:// or wss:// URL")
-    diff_p.add_argument("--rest", help="the endpoint's REST base URL (default: its host)")
-    diff_p.add_argument("--time-scale", type=float, help="live: scenario seconds per wall second")
+    _live_options(diff_p, required=True)
     diff_p.add_argument("--seed", type=int, help="override the scenario's seed")
     diff_p.add_argument("--out", type=Path, help="output directory (default reports/<name>/diff)")
     _profile_option(diff_p, "run it")
@@ -285,6 +333,7 @@ def parser() -> argparse.ArgumentParser:
     matrix_p.add_argument(
         "--out", type=Path, help="output directory (default reports/<name>/matrix)"
     )
+    _live_options(matrix_p)
     matrix_p.set_defaults(handler=cmd_matrix)
     e2e_p = commands.add_parser("e2e", help="run every scenario in a directory as a gate")
     e2e_p.add_argument("directory", nargs="?", default="scenarios")
@@ -300,7 +349,22 @@ def parser() -> argparse.ArgumentParser:
     )
     _profile_option(e2e_p, "run every scenario")
     e2e_p.add_argument("--junit", type=Path, help="also write one JUnit XML of every run here")
+    _live_options(e2e_p)
     e2e_p.set_defaults(handler=cmd_e2e)
+    differential_p = commands.add_parser(
+        "differential",
+        help="every scenario simulated and live against syncsim serve: same verdicts?",
+    )
+    differential_p.add_argument("directory", nargs="?", default="scenarios")
+    differential_p.add_argument("--out", type=Path, help="default reports/differential")
+    _profile_option(differential_p, "run every scenario")
+    differential_p.add_argument(
+        "--no-mismatch",
+        dest="mismatch",
+        action="store_false",
+        help="skip the run of a proposed client against a legacy server",
+    )
+    differential_p.set_defaults(handler=cmd_differential)
     compare_p = commands.add_parser("compare", help="is NEW worse than BASE? (two report dirs)")
     compare_p.add_argument("base", help="a report directory, a folder of them, or a matrix dir")
     compare_p.add_argument("new", help="the same for the release under test")

@@ -59,6 +59,9 @@ class Kind(StrEnum):
     KEEPALIVE = "keepalive"
     # How the end-of-run observer of a live server fared, per user: detail {rest, catch_up}.
     OBSERVER = "observer"
+    # What a live endpoint was found to do before the run, against what the profile expects:
+    # detail {user, capabilities: [{name, flag, expected, observed, matches, relied_on}]}.
+    PREFLIGHT = "preflight"
     # Live mode, before the snapshot: whether every device settled (outbox drained, nothing in
     # flight, no frame moved for the quiet period) by the deadline; detail {reached, waited,
     # pending}.

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simulator.checker.names import Anomaly
+from simulator.live.commands import SIMULATED, LiveTarget, play
 from simulator.protocol.profile import PROFILES
-from simulator.runner import run, with_seed
+from simulator.runner import with_seed
 from simulator.scenario.loader import load
 from simulator.verdict import Run
 
@@ -25,10 +26,13 @@ class MatrixRow:
     run: Run
 
 
-def run_matrix(path: Path, seed: int | None = None) -> list[MatrixRow]:
-    """Every profile's run; every profile is validated before the first one runs."""
+def run_matrix(
+    path: Path, seed: int | None = None, target: LiveTarget = SIMULATED
+) -> list[MatrixRow]:
+    """Every profile's run (live when `target` or the scenario names an endpoint); every
+    profile is validated before the first one runs."""
     loaded = [with_seed(load(path, name), seed) for name in PROFILES]
-    return [MatrixRow(one.profile.name, run(one)) for one in loaded]
+    return [MatrixRow(one.profile.name, play(one, target)) for one in loaded]
 
 
 def _cells(row: MatrixRow) -> dict[str, object]:

@@ -33,9 +33,18 @@ from simulator.scenario.loader import Loaded, load_text
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr
 
+    from simulator.live.commands import LiveTarget
     from simulator.verdict import Run
 
 DEFAULT_DIRS = ("scenarios",)
+# Live mode, as `syncsim run` takes it: every scenario runs against this endpoint.
+_LIVE_OPTIONS = {
+    "endpoint": "run every scenario live against this ws:// or wss:// URL",
+    "rest": "the endpoint's REST base URL (default: its host and port)",
+    "time-scale": "live: scenario seconds per wall second",
+    "stop-cmd": "live: shell command that stops the endpoint (server_outage faults)",
+    "start-cmd": "live: shell command that starts it again",
+}
 REPORTS_KEY = pytest.StashKey[Path]()
 
 
@@ -47,6 +56,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="where scenario reports go (default: reports/, as `syncsim run` writes them)",
     )
+    for name, what in _LIVE_OPTIONS.items():
+        kind = float if name == "time-scale" else str
+        group.addoption(f"--syncsim-{name}", metavar="VALUE", type=kind, default=None, help=what)
     parser.addini(
         "syncsim_dirs",
         type="args",
@@ -120,6 +132,19 @@ class ScenarioFailed(Exception):
     """A scenario ran and missed some of its bounds; the message says which."""
 
 
+def _target(config: pytest.Config) -> LiveTarget:
+    from simulator.live.commands import LiveTarget
+
+    given = {name: config.getoption(f"--syncsim-{name}") for name in _LIVE_OPTIONS}
+    return LiveTarget(
+        given["endpoint"],
+        given["rest"],
+        given["time-scale"],
+        given["stop-cmd"],
+        given["start-cmd"],
+    )
+
+
 class ScenarioItem(pytest.Item):
     """One scenario under one profile, judged by that profile's bounds."""
 
@@ -130,13 +155,13 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         from simulator.cli import write_report
-        from simulator.runner import run
+        from simulator.live.commands import play
 
         scenario, profile = self.loaded.scenario, self.loaded.profile.name
         # As given (reports/... when relative), written under the directory pytest started in.
         shown = self.config.stash[REPORTS_KEY] / scenario.name / "matrix" / profile
         out = self.config.invocation_params.dir / shown
-        result = run(self.loaded)
+        result = play(self.loaded, _target(self.config))
         write_report(result, out)
         self.user_properties.append(("syncsim_report", str(shown / "report.html")))
         assert isinstance(self.parent, ScenarioFile)

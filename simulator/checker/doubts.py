@@ -3,15 +3,16 @@
 A verdict is evidence. Against a live endpoint, syncsim sees the server only through its
 observer and the frames it answers; when the observer could not read the final state, when the
 endpoint stored nothing at all of what it was sent (it may not be the server it claims, or
-drops everything), when it refused the preload the scenario starts from, or when the run never
-went quiet before the snapshot, the findings say more about the observation than about the
-system, so no count of them is judged.
+drops everything), when it refused the preload the scenario starts from, when a server outage
+could not be carried out, or when the run never went quiet before the snapshot, the findings
+say more about the observation than about the system, so no count of them is judged.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from simulator.checker.preflight import blocking
 from simulator.checker.view import View, tuples
 from simulator.history import SERVER, Kind
 from simulator.protocol.kinds import KINDS
@@ -75,9 +76,28 @@ def _preload(view: View) -> list[str]:
     ]
 
 
+def _preflight(view: View) -> list[str]:
+    profile = view.meta.get("profile", {}).get("name", "?")
+    return [
+        f"the endpoint does not do what profile {profile} relies on: {line}; "
+        "what became of every write follows from that, not from the run"
+        for line in blocking(_rows(view, Kind.PREFLIGHT))
+    ]
+
+
+def _outages(view: View) -> list[str]:
+    """A server outage the user's commands could not carry out: the run is not the scenario."""
+    return [
+        f"a server outage could not be carried out: {row.reason}"
+        for row in _rows(view, Kind.SERVER_OUTAGE)
+        if isinstance(row.reason, str)
+    ]
+
+
 def doubts(view: View) -> tuple[str, ...]:
     """Why the verdict cannot be trusted; empty when it can. Only live runs have doubts: the
     simulated server is syncsim's own and its final state is read directly."""
     if view.meta.get("mode") != "live":
         return ()
-    return tuple(_preload(view) + _observer(view) + _stored_nothing(view) + _quiescence(view))
+    checks = (_preflight, _preload, _outages, _observer, _stored_nothing, _quiescence)
+    return tuple(reason for check in checks for reason in check(view))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from simulator.errors import UsageError
 from simulator.history import History
 from simulator.protocol.profile import UnknownProfile, resolve
 from simulator.scenario.loader import Loaded
 from simulator.scenario.model import LiveServer
+from simulator.verdict import Run, judge_history
 
 
 def serve(
@@ -30,14 +31,48 @@ def serve(
     return 0
 
 
-def live_server(loaded: Loaded, endpoint: str | None, rest: str | None) -> LiveServer | None:
+@dataclass(frozen=True)
+class LiveTarget:
+    """What a command line says about a live endpoint (`--endpoint`, `--rest`, `--time-scale`,
+    `--stop-cmd`, `--start-cmd`); each field left None keeps the scenario's own."""
+
+    endpoint: str | None = None
+    rest: str | None = None
+    time_scale: float | None = None
+    stop_cmd: str | None = None
+    start_cmd: str | None = None
+
+
+SIMULATED = LiveTarget()  # nothing given on the command line
+
+
+def live_server(loaded: Loaded, target: LiveTarget) -> LiveServer | None:
     """The live endpoint this run targets: the scenario's, or the one given on the command
-    line (which turns a simulated scenario into a live one)."""
+    line (which turns a simulated scenario into a live one); None: simulate."""
     server = loaded.scenario.server
-    if endpoint is None:
-        return server if isinstance(server, LiveServer) else None
-    base = server if isinstance(server, LiveServer) else LiveServer(kind="live", url=endpoint)
-    return base.model_copy(update={"url": endpoint, "rest_url": rest or base.rest_url})
+    if target.endpoint is None and not isinstance(server, LiveServer):
+        return None
+    if not isinstance(server, LiveServer):
+        assert target.endpoint is not None
+        server = LiveServer(kind="live", url=target.endpoint)
+    given = {
+        "url": target.endpoint,
+        "rest_url": target.rest,
+        "time_scale": target.time_scale,
+        "stop_cmd": target.stop_cmd,
+        "start_cmd": target.start_cmd,
+    }
+    return server.model_copy(update={k: v for k, v in given.items() if v is not None})
+
+
+def play(loaded: Loaded, target: LiveTarget | None = None) -> Run:
+    """Simulated, or live when the scenario or `target` names an endpoint; judged."""
+    from simulator.runner import run
+
+    server = live_server(loaded, target or SIMULATED)
+    if server is None:
+        return run(loaded)
+    return judge_history(loaded, run_live(loaded, server))
 
 
 def with_live(loaded: Loaded, server: LiveServer) -> Loaded:

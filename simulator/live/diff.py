@@ -13,6 +13,20 @@ from simulator.history import SERVER, Kind
 from simulator.verdict import Run
 
 
+@dataclass(frozen=True, order=True)
+class Found:
+    """One finding as both runs can name it: the item, its devices and its cause."""
+
+    entity_type: str
+    entity_id: str
+    devices: tuple[str, ...]
+    cause: str
+
+    def __str__(self) -> str:
+        cause = f" ({self.cause})" if self.cause else ""
+        return f"{self.entity_type} {self.entity_id} on {','.join(self.devices) or '-'}{cause}"
+
+
 @dataclass(frozen=True)
 class Differences:
     expectations: tuple[tuple[str, str, str], ...]  # (expectation, sim, live)
@@ -22,6 +36,8 @@ class Differences:
     different_value: tuple[str, ...]
     verdicts: tuple[str, str] = ("pass", "pass")  # (simulated, live)
     live_doubts: tuple[str, ...] = ()
+    # Per differing anomaly, the findings only one run has: (anomaly, only simulated, only live)
+    findings: tuple[tuple[str, tuple[Found, ...], tuple[Found, ...]], ...] = ()
 
     @property
     def verdicts_differ(self) -> bool:
@@ -34,6 +50,24 @@ def _server_state(run: Run) -> dict[tuple[str, str, str], str | None]:
         for r in run.history
         if r.kind is Kind.SNAPSHOT and r.device == SERVER and r.op == "live"
     }
+
+
+def _found(run: Run, anomaly: str) -> set[Found]:
+    return {
+        Found(f.entity_type or "-", f.entity_id or "-", f.devices, f.cause or "")
+        for f in run.result.findings
+        if f.anomaly.value == anomaly
+    }
+
+
+def _finding_differences(
+    simulated: Run, live: Run, anomalies: tuple[tuple[str, int, int], ...]
+) -> tuple[tuple[str, tuple[Found, ...], tuple[Found, ...]], ...]:
+    out = []
+    for name, _, _ in anomalies:
+        sim, seen = _found(simulated, name), _found(live, name)
+        out.append((name, tuple(sorted(sim - seen)), tuple(sorted(seen - sim))))
+    return tuple(out)
 
 
 def diff_runs(simulated: Run, live: Run) -> Differences:
@@ -62,6 +96,7 @@ def diff_runs(simulated: Run, live: Run) -> Differences:
         ),
         (simulated.verdict.value, live.verdict.value),
         live.result.doubts,
+        _finding_differences(simulated, live, anomalies),
     )
 
 
@@ -79,6 +114,9 @@ def diff_report(name: str, d: Differences) -> str:
         lines.append(f"- expectation `{text}`: simulated {sim}, live {live}")
     for anomaly, sim_count, live_count in d.anomalies:
         lines.append(f"- {anomaly}: simulated {sim_count}, live {live_count}")
+    for anomaly, only_sim, only_live in d.findings:
+        lines += [f"  - {anomaly} only simulated: {text}" for text in only_sim[:20]]
+        lines += [f"  - {anomaly} only live: {text}" for text in only_live[:20]]
     lines += [
         "",
         f"Server final state: {len(d.only_sim)} items only in the simulation, "

@@ -35,13 +35,20 @@ from typing import Any
 from urllib.parse import urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidState,
+    InvalidStatus,
+)
 
 from simulator.errors import EndpointError
 from simulator.history import NOT_SENT, History, Kind
 from simulator.lifecycle.lifecycle import Lifecycle
 from simulator.lifecycle.runtime import DeviceRuntime
 from simulator.live import auth
+from simulator.live.outage import run_command, until_listening
+from simulator.live.preflight import preflight
 from simulator.live.preload import push_preload
 from simulator.live.proxy import FaultProxy, Lane, truncated_frame
 from simulator.live.rest import PULL, post, rest_default
@@ -146,6 +153,8 @@ class LiveRun:
         self._failures: list[BaseException] = []
         self._moved = 0.0  # monotonic wall time a frame last moved (or a connection changed)
         self.frozen = False  # the lifecycle is told nothing any more
+        self._switching: set[asyncio.Task[Any]] = set()  # stop/start commands under way
+        self._switch_lock = asyncio.Lock()
 
     # -- time and recording -----------------------------------------------------------
 
@@ -298,6 +307,9 @@ class LiveRun:
             sock.down.put(hop.at, Down(text, fields, hop.duplicate))
 
     async def _deliver_down(self, device: DeviceRuntime, sock: Socket, item: Down) -> None:
+        self._arrive(device, sock, item)
+
+    def _arrive(self, device: DeviceRuntime, sock: Socket, item: Down) -> None:
         self._stir()
         if not self._registered(device, sock):  # a lane closes with its connection: never
             self._lost(device, sock, item.fields, _in_flight(sock))
@@ -445,10 +457,31 @@ class LiveRun:
         else:
             self._amend(row, handshake="connection lost", waited_s=waited)
 
+    def _flush_due(self, device: DeviceRuntime, sock: Socket) -> None:
+        """Before a cut, what was due by now gets there, as in the simulation, where an arrival
+        scheduled before the cut happens before it: the event loop's own delay (a millisecond
+        is seconds of scenario time at a high time scale) must not turn into frames lost in
+        flight. Only what was still on its way is lost."""
+        now = time.monotonic()
+        for up in sock.up.take_due(now):
+            self._stir()
+            answer = self.life.intercept(device, up.send.frame)
+            if answer is not None:
+                self._incoming(device, sock, answer.encode())
+                continue
+            try:  # one frame, written whole before the abort; the lane's sender is bypassed
+                sock.ws.protocol.send_text(up.send.text.encode())
+                sock.ws.send_data()
+            except (InvalidState, ConnectionClosed, OSError):  # closing: it never left
+                self._lost(device, sock, up.fields, "connection closed before the frame left")
+        for down in sock.down.take_due(now):
+            self._arrive(device, sock, down)
+
     def cut(self, device: DeviceRuntime, reason: str) -> None:
         sock = self.current(device)
         if sock is None:
             return
+        self._flush_due(device, sock)
         # Half a frame, then the socket dies: what a dropped TCP connection looks like.
         sock.ws.transport.write(
             truncated_frame('{"type":"PING","timestamp":"1970-01-01T00:00:00.000Z"}')
@@ -462,10 +495,29 @@ class LiveRun:
         return self.current(device) is not None
 
     def switch_server(self, up: bool) -> None:
-        # The loader refuses server outages in live mode; should a plan hold one anyway, the
-        # history says it could not be carried out.
-        op = "up" if up else "down"
-        self.record(Kind.SERVER_OUTAGE, None, op=op, reason="a live endpoint is not ours to stop")
+        self._spawn_in(self._switching, self._switch(up))
+
+    async def _switch(self, up: bool) -> None:
+        """Stop or start the endpoint with the user's command; one at a time, in plan order.
+        The row is written when the command is done, with how long it took."""
+        async with self._switch_lock:
+            command = self.server.start_cmd if up else self.server.stop_cmd
+            started = time.monotonic()
+            deadline = started + self.server.command_timeout
+            if command is None:  # the loader refuses this; a plan built otherwise is told
+                why: str | None = "no command to stop or start a live endpoint"
+            else:
+                why = await run_command(command, self.server.command_timeout)
+            if why is None and up and not await until_listening(self.server.url, deadline):
+                why = f"not accepting connections {self.server.command_timeout:g} s after start"
+            self._stir()
+            self.record(
+                Kind.SERVER_OUTAGE,
+                None,
+                op="up" if up else "down",
+                reason=None if why is None else f"{'start' if up else 'stop'} command: {why}",
+                detail={"command": command, "took_s": round(time.monotonic() - started, 6)},
+            )
 
     def rest_pull(self, device: DeviceRuntime) -> None:
         self._spawn_in(self.wires[device.name].pulling, self._rest_pull(device))
@@ -528,8 +580,9 @@ class LiveRun:
                 why.append(f"outbox holds {queued}")
             if wire.connecting or device.client.state is ConnState.CONNECTING:
                 why.append("connecting")
-            elif device.joined and device.online and self.current(device) is None:
-                why.append("not connected")
+            elif self.current(device) is None and device.client.reconnecting:
+                # A client that gave up reconnecting (its tries spent) does nothing more.
+                why.append("waiting to reconnect")
             if moving := sum(len(s.up) + len(s.down) for s in wire.sockets.values()):
                 why.append(f"{moving} frames in flight")
             if wire.pulling:
@@ -538,6 +591,8 @@ class LiveRun:
                 why.append("closing a connection")
             if why:
                 pending[name] = why
+        if self._switching:
+            pending["server"] = ["stop or start command under way"]
         return pending
 
     async def _quiesce(self) -> None:
@@ -575,6 +630,8 @@ class LiveRun:
             if wire.timer is not None:
                 wire.timer.cancel()
                 wire.timer = None
+        if self._switching:
+            await asyncio.wait(set(self._switching), timeout=2 * self.server.command_timeout)
         await _wait({t for w in self.wires.values() for t in w.connecting | w.pulling}, self)
         for name, wire in self.wires.items():
             device = self.devices[name]
@@ -588,6 +645,7 @@ class LiveRun:
     async def run(self) -> History:
         scenario = self.loaded.scenario
         await self.probe()
+        user, found, why = await preflight(self._ws_url, self.timeout, self.loaded.profile)
         self.life.meta(
             meta(
                 self.loaded,
@@ -596,6 +654,10 @@ class LiveRun:
                 time_scale=self.scale,
                 keepalive_s=self.keepalive,
             )
+        )
+        capabilities = [c.to_dict() for c in found]
+        self.record(
+            Kind.PREFLIGHT, None, user=user, reason=why, detail={"capabilities": capabilities}
         )
         try:
             await push_preload(self)

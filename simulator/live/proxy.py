@@ -148,6 +148,13 @@ class Lane(Generic[T]):
             self._sender = None
             self._idle.set()
 
+    def take_due(self, now: float) -> list[T]:
+        """Take out, in due order, every frame due by `now` (monotonic wall time)."""
+        due = []
+        while self._heap and self._heap[0][0] <= now:
+            due.append(heapq.heappop(self._heap)[2])
+        return due
+
     def close(self) -> list[T]:
         """Stop delivering; the frames still waiting, in due order (the one being delivered,
         if any, is not among them)."""

@@ -181,6 +181,11 @@ class DeviceClient:
         out, self._out = self._out, []
         return out
 
+    @property
+    def reconnecting(self) -> bool:
+        """A reconnect is scheduled; False once the client has given up (or is connected)."""
+        return self._reconnect_at is not None
+
     def next_deadline(self) -> float | None:
         times = [self._reconnect_at, self._ping_at]
         if self.state is ConnState.OPEN:

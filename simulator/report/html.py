@@ -16,6 +16,7 @@ import yaml
 
 from simulator.checker.findings import Finding, WriteRef
 from simulator.checker.names import METRICS, anomaly_info
+from simulator.checker.preflight import preflight_rows
 from simulator.history import Record
 from simulator.report import fmt
 from simulator.report.plots import Plot
@@ -330,6 +331,30 @@ def _flags(values: Mapping[str, object]) -> str:
     return _table(("flag", "value"), ((escape(k), escape(str(v))) for k, v in values.items()))
 
 
+def _preflight(run: Run) -> str:
+    """A live run's capability preflight: what the endpoint did against what the profile
+    expects; empty for a simulated run."""
+    rows = preflight_rows(run.history)
+    if not rows:
+        return ""
+    detail = rows[0].detail or {}
+    why = f"<p class='fail'>{escape(str(rows[0].reason))}</p>" if rows[0].reason else ""
+    found = [c for c in detail.get("capabilities", []) if isinstance(c, dict)]
+    cells = [
+        (
+            escape(str(c.get("name"))),
+            f"<code>{escape(str(c.get('flag')))}</code>",
+            escape(str(c.get("expected"))),
+            escape("not probed" if c.get("observed") is None else str(c.get("observed"))),
+            _mark(bool(c.get("matches")))
+            + (" (the client relies on it)" if c.get("relied_on") and not c.get("matches") else ""),
+        )
+        for c in found
+    ]
+    head = ("capability", "profile flag", "profile expects", "endpoint did", "matches")
+    return f"<h3>Endpoint preflight</h3>{why}" + _table(head, cells)
+
+
 def report_html(run: Run, plots: Sequence[Plot]) -> str:
     scenario = run.loaded.scenario
     facts = summary(run)
@@ -351,7 +376,7 @@ history {facts["history_rows"]:,} rows, hash <code>{facts["history_hash"][:16]}<
 <nav><a href="#summary">Verdict</a><a href="#anomalies">Anomalies</a>
 <a href="#metrics">Key figures</a><a href="#plots">Plots</a><a href="#scenario">Scenario</a></nav>
 <main>
-<section id="summary"><h2>Verdict</h2>{_verdict(run)}{_cards(run)}
+<section id="summary"><h2>Verdict</h2>{_verdict(run)}{_preflight(run)}{_cards(run)}
 <h3>Expectations</h3>{_expectations(run)}</section>
 <section id="anomalies"><h2>Anomalies</h2>{_findings(run, clock)}</section>
 <section id="metrics"><h2>Key figures</h2>{_figures(run.result.metrics)}</section>

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from simulator.checker.expectations import Outcome
+from simulator.checker.preflight import mismatches, preflight_rows
 from simulator.verdict import Run, Verdict
 
 
@@ -19,6 +20,12 @@ def run_lines(run: Run, out: Path | None) -> list[str]:
     word = run.verdict.value.upper()
     lines = [f"{scenario.name}: {word} (profile {run.loaded.profile.name}, seed {scenario.seed})"]
     lines += [f"  INCONCLUSIVE: {reason}" for reason in run.result.doubts]
+    differs = mismatches(preflight_rows(run.history))
+    if differs:
+        lines.append(
+            f"  PREFLIGHT: the endpoint is not what profile {run.loaded.profile.name} "
+            "describes: " + "; ".join(differs)
+        )
     found = {k: v for k, v in run.result.counts.items() if v}
     shown = ", ".join(f"{k}={v}" for k, v in found.items()) or "none"
     if run.verdict is Verdict.INCONCLUSIVE:

@@ -333,11 +333,13 @@ def _check_live(source: str, scenario: Scenario, lines: Mapping[Path_, int]) -> 
     """Refuse what cannot be done against a real endpoint, which is a black box."""
     if scenario.server.kind != "live":
         return
+    commands = scenario.server.stop_cmd and scenario.server.start_cmd
     for index, fault in enumerate(scenario.faults):
-        if fault.kind == "server_outage":
+        if fault.kind == "server_outage" and not commands:
             where: Path_ = ("faults", index, "kind")
             message = (
-                "a server outage cannot be caused on a live endpoint; stop the server yourself"
+                "a server outage on a live endpoint needs server.stop_cmd and server.start_cmd"
+                " (or --stop-cmd and --start-cmd): the commands that stop and start it"
             )
             raise ScenarioError(source, _line_of(where, lines), _dotted(where), message)
     users = {d.user for d in scenario.devices}

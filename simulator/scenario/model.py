@@ -349,6 +349,11 @@ class LiveServer(Strict):
     quiet: Duration = 0.5
     # ... and the wall deadline of that wait, from the end of the settle phase.
     quiesce_timeout: Duration = 30.0
+    # Shell commands that stop and start the endpoint, for `server_outage` faults ...
+    stop_cmd: str | None = Field(default=None, min_length=1)
+    start_cmd: str | None = Field(default=None, min_length=1)
+    # ... and the wall deadline of each (a start includes the endpoint accepting again).
+    command_timeout: Duration = 60.0
 
 
 Server = Annotated[SimServer | LiveServer, Field(discriminator="kind")]

@@ -73,3 +73,29 @@ def test_a_preload_the_endpoint_refused_is_doubted() -> None:
 def test_a_preload_the_endpoint_took_is_not_doubted() -> None:
     rows = [live_meta(), preload(None), *WRITES, observer(True, True)]
     assert run([*rows, server_holds("e1", "fpA", at(10))]).doubts == ()
+
+
+def preflight_row(matches: bool, relied_on: bool) -> Record:
+    capability = {
+        "name": "the ack names the messageId",
+        "flag": "acks",
+        "expected": "yes",
+        "observed": "yes" if matches else "no",
+        "matches": matches,
+        "relied_on": relied_on,
+    }
+    detail = {"capabilities": [capability]}
+    return Record(t=0.0, kind=Kind.PREFLIGHT, user="syncsim-preflight-x", detail=detail)
+
+
+def test_an_endpoint_lacking_what_the_client_relies_on_is_doubted() -> None:
+    rows = [live_meta(), preflight_row(False, True), *WRITES, observer(True, True)]
+    (doubt,) = run([*rows, server_holds("e1", "fpA", at(10))]).doubts
+    assert doubt.startswith("the endpoint does not do what profile legacy relies on: the ack")
+    assert "(flag acks: profile yes, endpoint no)" in doubt
+
+
+def test_a_mismatch_the_client_does_not_rely_on_or_none_is_not_doubted() -> None:
+    for row in (preflight_row(False, False), preflight_row(True, True)):
+        rows = [live_meta(), row, *WRITES, observer(True, True)]
+        assert run([*rows, server_holds("e1", "fpA", at(10))]).doubts == ()

@@ -44,8 +44,13 @@ class StandIn:
     def __init__(self) -> None:
         self.sent: list[str] = []
         self.closed_with: int | None = None
-        self.protocol = SimpleNamespace(close_rcvd=None, close_sent=None)
+        self.protocol = SimpleNamespace(
+            close_rcvd=None, close_sent=None, send_text=lambda data: self.sent.append(data.decode())
+        )
         self.transport = SimpleNamespace(write=lambda data: None, abort=lambda: None)
+
+    def send_data(self) -> None:
+        pass
 
     async def send(self, text: str) -> None:
         self.sent.append(text)
@@ -176,6 +181,31 @@ def test_a_frame_waiting_in_the_delay_when_its_connection_closes_is_lost(
         *[("phone:2", "in flight when the connection closed (closed by the endpoint (code 1001))")]
         * 3,
     ]
+
+
+def test_frames_due_before_a_cut_get_there_and_only_those_still_on_their_way_are_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No latency: every frame is due at once, but the lanes' senders have not run yet when the
+    # cut comes (the event loop's own delay). As in the simulation, they arrive before it.
+    run = live_run(monkeypatch, scale=1, latency="0s", jitter="0s")
+    device = run.devices["phone"]
+    received: list[str] = []
+    monkeypatch.setattr(run.life, "received", lambda _device, text: received.append(text))
+
+    async def scenario() -> StandIn:
+        ws = StandIn()
+        sock = run.attach(device, ws, "phone:1", device.client.attempt)  # type: ignore[arg-type]
+        for i in range(5):
+            run.send(device, numbered(i))
+            run._incoming(device, sock, numbered(100 + i).text)
+        run.cut(device, "connection dropped")
+        return ws
+
+    ws = asyncio.run(scenario())
+    assert numbers(ws.sent) == list(range(5))
+    assert numbers(received) == list(range(100, 105))
+    assert [r for r in run.history if r.kind is Kind.FRAME_LOST] == []
 
 
 def test_what_the_device_sent_before_closing_still_leaves_then_the_close(

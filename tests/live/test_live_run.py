@@ -11,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from conftest import SECRET, Served, start_server, stop_server
 
 from simulator.history import SERVER, History, Kind
@@ -322,3 +323,73 @@ def test_a_live_crash_is_recorded_and_what_was_sent_before_it_arrives(
     }
     at_server = {r.entity_id for r in rows(history, Kind.SNAPSHOT, device=SERVER, op="live")}  # type: ignore[attr-defined]
     assert before and before <= at_server
+
+
+OUTAGE = """
+name: live_outage
+seed: 5
+duration: 4h
+settle: 10m
+profile: proposed
+devices:
+  - name: phone
+    workload: {entries_per_day: 60}
+  - name: laptop
+    workload: {entries_per_day: 60}
+faults:
+  - {kind: server_outage, from: 1h, to: 1h30m}
+expect:
+  lost_write: 0
+  duplicate: 0
+"""
+
+
+def test_a_server_outage_runs_live_through_the_users_stop_and_start_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from simulator.live.commands import play
+    from simulator.live.managed import ManagedServer
+    from simulator.scenario.loader import load_text
+
+    monkeypatch.setenv("SYNCSIM_JWT_SECRET", SECRET)
+    server = ManagedServer.create(tmp_path / "server", "proposed")
+    server.start()
+    try:
+        result = play(load_text("outage.yaml", OUTAGE), server.target(2000))
+    finally:
+        server.stop()
+    outages = rows(result.history, Kind.SERVER_OUTAGE)
+    assert [(r.op, r.reason) for r in outages] == [("down", None), ("up", None)]  # type: ignore[attr-defined]
+    assert outages[0].detail["command"] == server.stop_cmd  # type: ignore[attr-defined]
+    # While it went down (the row is written once the stop command is done) the devices lost
+    # their connections to the endpoint, and came back after the start.
+    down, up = outages
+    went_down = down.t - down.detail["took_s"] * 2000  # type: ignore[attr-defined]
+    ends = [r for r in rows(result.history, Kind.DISCONNECT) if went_down <= r.t <= up.t]  # type: ignore[attr-defined]
+    assert ends and all(r.detail["initiator"] == "endpoint" for r in ends)  # type: ignore[attr-defined]
+    up_at = up.t  # type: ignore[attr-defined]
+    assert [r for r in rows(result.history, Kind.CONNECT) if r.t > up_at]  # type: ignore[attr-defined]
+    assert result.verdict.value == "pass", result.result.counts
+
+
+def test_a_live_outage_whose_start_command_fails_is_inconclusive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from simulator.live.commands import LiveTarget, play
+    from simulator.live.managed import ManagedServer
+    from simulator.scenario.loader import load_text
+
+    monkeypatch.setenv("SYNCSIM_JWT_SECRET", SECRET)
+    server = ManagedServer.create(tmp_path / "server", "proposed")
+    server.start()
+    broken = LiveTarget(server.ws_url, server.rest_url, 2000, server.stop_cmd, "exit 7")
+    try:
+        result = play(load_text("outage.yaml", OUTAGE), broken)
+    finally:
+        server.stop()
+    up = rows(result.history, Kind.SERVER_OUTAGE, op="up")
+    assert [r.reason for r in up] == ["start command: exit code 7"]  # type: ignore[attr-defined]
+    assert result.verdict.value == "inconclusive"
+    assert "a server outage could not be carried out: start command: exit code 7" in (
+        result.result.doubts
+    )

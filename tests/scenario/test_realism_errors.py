@@ -77,6 +77,6 @@ def test_live_scenarios_refuse_what_cannot_be_done_live(tmp_path, capsys) -> Non
     path.write_text(text)
     assert main(["run", str(path)]) == 2
     assert (
-        "faults[0].kind: a server outage cannot be caused on a live endpoint"
+        "faults[0].kind: a server outage on a live endpoint needs server.stop_cmd"
         in capsys.readouterr().err
     )
