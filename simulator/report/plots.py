@@ -33,7 +33,11 @@ _OFFLINE = "#f4c7c3"
 _CONNECTED = "#3c9a5f"
 _PARTITION = "#e67e22"
 _OUTAGE = "#5d6d7e"
-_SETTLE = "#dddddd"
+_DROP = "#c0392b"
+_SETTLE = "#c8c8c8"
+_SETTLE_EDGE = "#7f7f7f"
+# The settle band is drawn when it takes at least this share of the time axis (about 9 px).
+SETTLE_SHOWN_FROM = 0.01
 _LAG_TICKS = [
     (0.001, "1 ms"),
     (0.01, "10 ms"),
@@ -109,17 +113,43 @@ def time_unit(total: float) -> tuple[float, str]:
 
 
 def _time_axis(axes: Axes, end: float, settle: float) -> float:
+    """A true-time axis ending at `end`. The settle phase (the last `settle` seconds) is a
+    shaded band with a legend entry only where it is wide enough to see; a settle too short
+    for the scale (10 minutes of a week) is named in the axis label instead."""
     scale, unit = time_unit(end)
-    if settle > 0:
-        axes.axvspan((end - settle) / scale, end / scale, color=_SETTLE, alpha=0.6, label="settle")
     axes.set_xlim(0, end / scale)
-    axes.set_xlabel(f"true time since scenario start ({unit})")
+    label = f"true time since scenario start ({unit})"
+    if settle > 0 and end > 0:
+        span = _span_label(settle)
+        if settle / end >= SETTLE_SHOWN_FROM:
+            start = (end - settle) / scale
+            axes.axvspan(start, end / scale, color=_SETTLE, alpha=0.45, zorder=0)
+            axes.axvline(
+                start,
+                color=_SETTLE_EDGE,
+                linestyle="--",
+                linewidth=1,
+                label=f"settle from here ({span}: every device online)",
+            )
+        else:
+            label += f"; the last {span} are the settle phase"
+    axes.set_xlabel(label)
     return scale
+
+
+def _span_label(seconds: float) -> str:
+    """A duration as people say it: `10 min`, `2 h`, `1.5 d`, `45 s`."""
+    for scale, unit in ((DAY, "d"), (HOUR, "h"), (60.0, "min")):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds:.3g} s"
 
 
 def _legend_below(axes: Axes, ncol: int = 5) -> None:
     handles, labels = axes.get_legend_handles_labels()
     unique = dict(zip(labels, handles, strict=True))
+    # The settle marker is context, not data: always last.
+    unique = dict(sorted(unique.items(), key=lambda item: item[0].startswith("settle")))
     if unique:
         axes.legend(
             unique.values(),
@@ -326,17 +356,25 @@ def outbox_depth(view: View) -> Figure:
         d = [0] + [p[1] for p in points] + [points[-1][1]]
         top = max(top, *d)
         axes.step(np.asarray(t) / scale, d, where="post", color=colour, label=device)
-        lost = losses.get(device, [])
-        if lost:
-            at = [max((p for p in points if p[0] <= x), default=(x, 0))[1] for x in lost]
+    # After every device's line, so the legend lists the devices first, then the drops.
+    for device in series.devices(view):
+        for loss in losses.get(device, []):
             axes.scatter(
-                np.asarray(lost) / scale,
-                at,
+                [loss.t / scale],
+                [loss.depth],
                 marker="v",
-                s=40,
-                color="#c0392b",
+                s=46,
+                color=_DROP,
                 zorder=5,
-                label="item dropped or lost",
+                label="items dropped or lost (how many, why)",
+            )
+            axes.annotate(
+                f"{loss.count} {'/'.join(loss.reasons)}",
+                (loss.t / scale, loss.depth),
+                xytext=(5, 3),
+                textcoords="offset points",
+                fontsize=7,
+                color=_DROP,
             )
     axes.set_ylim(-0.3, max(top, 1) * 1.15 + 0.5)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -567,8 +605,9 @@ def report_plots(view: View, findings: Sequence[Finding], limit: int | None) -> 
             "offline; hatched orange: partitioned; green line: connected; ticks above: writes "
             "by operation; triangles below: SYNC_REQUESTs; stars: reloads (yellow: after a "
             "crash); diamonds: storage wiped; crosses: anomalies, at the time of the write or "
-            "frame involved (filled: found in the final snapshot, at the right edge). Grey: "
-            "settle.",
+            "frame involved (filled: found in the final snapshot, at the right edge). The "
+            "settle phase is shaded grey where it is wide enough to see, else named under the "
+            "axis.",
             timeline(view, findings),
             "",
             svg=True,
@@ -577,7 +616,8 @@ def report_plots(view: View, findings: Sequence[Finding], limit: int | None) -> 
             "outbox_depth",
             "Outbox depth",
             "Items in each device's outbox over time, from every queue change; red triangles "
-            "mark items dropped (expired, cap, retries) or lost (reload, wipe).",
+            "mark items dropped (expired, cap, retries) or lost (reload, wipe), at the depth "
+            "the outbox had just before, with how many went and why.",
             outbox_depth(view),
             "",
         ),
