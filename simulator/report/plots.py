@@ -694,7 +694,9 @@ def bytes_per_change(view: View) -> Figure | None:
                 label=f"{op} ({len(mine)})",
             )
     median = float(np.median([w.total for w in per_write]))
-    left.axhline(median, color="#555555", linestyle=":", label=f"median {median:,.0f} B")
+    left.axhline(
+        median, color="#555555", linestyle=":", label=f"median of these writes {median:,.0f} B"
+    )
     left.set_ylim(bottom=0)
     left.set_ylabel("bytes on the wire for the write (bytes)")
     left.set_title(
@@ -712,7 +714,7 @@ def bytes_per_change(view: View) -> Figure | None:
     right.set_xlabel("bytes per user write (bytes)")
     right.set_title(
         f"All frames but keep-alives, by type, / {len(per_write)} writes\n"
-        f"(sum {sum(by_type.values()):,.0f} B = bytes_per_change; "
+        f"(sum {sum(by_type.values()):,.0f} B = bytes_per_change, a mean; "
         f"keep-alives add {keepalive:,.0f} B)",
         fontsize=10,
     )
@@ -801,8 +803,9 @@ def report_plots(
         _plot(
             "bytes_per_change",
             "Bytes per logical change",
-            "Left: every user write's own wire cost over time. Right: all frame bytes except "
-            "keep-alives, by frame type, divided by the number of writes (catch-up included).",
+            "Left: every user write's own wire cost over time, with their median. Right: all "
+            "frame bytes except keep-alives, by frame type, divided by the number of writes "
+            "(catch-up included): the bars add up to bytes_per_change, a mean per write.",
             bytes_per_change(view),
             "the run has no user write",
         ),

@@ -212,3 +212,18 @@ def test_the_report_caption_names_the_gated_bound(eventful: tuple[Run, dict[str,
     html = files["report.html"].decode()
     assert "the bound the scenario gates (max_frame_bytes ≤ 64 KiB)" in html
     assert "configured limit" not in html
+
+
+def test_bytes_per_change_says_which_figure_is_a_median_and_which_a_mean(
+    eventful: tuple[Run, dict[str, bytes]],
+) -> None:
+    result, _ = eventful
+    figure = plots.bytes_per_change(View(result.history))
+    assert figure is not None
+    _, right = figure.axes
+    (median,) = [label for label in legend_labels(figure) if "median" in label]
+    assert median.startswith("median of these writes ")
+    title = right.get_title()
+    assert "= bytes_per_change, a mean" in title and "median" not in title
+    expected = f"{result.result.metrics['bytes_per_change']:,.0f} B = bytes_per_change"
+    assert expected in title
