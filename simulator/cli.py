@@ -9,6 +9,7 @@ never went quiet).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,12 +36,32 @@ def _scenario_path(name: str) -> Path:
     return SCENARIOS / f"{name}.yaml"
 
 
+STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
+
+
 def write_report(run_: Run, out: Path) -> Path:
-    """Write the report folder all or nothing (see report/folder.py)."""
+    """Write the report folder all or nothing (see report/folder.py); when the CI job has a
+    summary file ($GITHUB_STEP_SUMMARY), append the run's summary.md to it as well."""
     from simulator.report.folder import write_folder
     from simulator.report.render import render
 
-    return write_folder(out, render(run_))
+    written = write_folder(out, render(run_))
+    _append_step_summary(run_, written)
+    return written
+
+
+def _append_step_summary(run_: Run, out: Path) -> None:
+    """A job summary that cannot be written costs the summary, not the run: a warning."""
+    target = os.environ.get(STEP_SUMMARY)
+    if not target:
+        return
+    from simulator.report.folder import append_file
+    from simulator.report.markdown import summary_markdown
+
+    try:
+        append_file(Path(target), summary_markdown(run_, str(out / "report.html")) + "\n")
+    except UsageError as error:
+        print(f"syncsim: warning: {STEP_SUMMARY}: {error}", file=sys.stderr)
 
 
 def _print_run(run_: Run, out: Path | None) -> None:

@@ -628,15 +628,7 @@ def convergence_lag_cdf(view: View) -> tuple[Figure | None, str]:
 
 
 def _seconds_label(value: float) -> str:
-    if value < 1:
-        return f"{value * 1000:.0f} ms"
-    if value < 120:
-        return f"{value:.1f} s"
-    if value < 2 * HOUR:
-        return f"{value / 60:.1f} min"
-    if value < 2 * DAY:
-        return f"{value / HOUR:.1f} h"
-    return f"{value / DAY:.1f} d"
+    return fmt.short_seconds(value)
 
 
 # -- anomalies -------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from simulator.checker.view import View
 from simulator.report.html import report_html
 from simulator.report.junit import junit_xml
+from simulator.report.markdown import summary_markdown
 from simulator.report.plots import gated_frame_bounds, plot_files, report_plots
 from simulator.report.summary import summary_json
 from simulator.verdict import Run
@@ -25,5 +26,6 @@ def render(run: Run) -> dict[str, bytes]:
         "junit.xml": junit_xml(run).encode(),
         "history.jsonl": run.history.encoded(),
         "report.html": report_html(run, plots).encode(),
+        "summary.md": summary_markdown(run).encode(),
     }
     return {**files, **plot_files(plots)}
