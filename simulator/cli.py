@@ -64,10 +64,14 @@ def _append_step_summary(run_: Run, out: Path) -> None:
         print(f"syncsim: warning: {STEP_SUMMARY}: {error}", file=sys.stderr)
 
 
-def _print_run(run_: Run, out: Path | None) -> None:
-    from simulator.report.text import run_lines
+def _print_run(run_: Run, out: Path | None, figures: bool = False) -> None:
+    """The verdict lines; with `figures`, the key figures with percentiles after them."""
+    from simulator.report.text import figure_lines, run_lines
 
-    print("\n".join(run_lines(run_, out)))
+    lines = run_lines(run_, out)
+    if figures:
+        lines += figure_lines(run_)
+    print("\n".join(lines))
 
 
 def _play(
@@ -90,7 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_writable(out)
     result = _play(loaded, args.endpoint, args.rest, args.time_scale)
     out = write_report(result, out)
-    _print_run(result, out)
+    _print_run(result, out, figures=True)
     return result.verdict.exit_code
 
 

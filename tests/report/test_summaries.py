@@ -156,3 +156,39 @@ def test_an_unwritable_step_summary_warns_and_keeps_the_verdict(
 def test_without_the_variable_nothing_is_appended(tmp_path: Path) -> None:
     run_cli(tmp_path, WITH_GAP)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["small", "small.yaml"]
+
+
+# -- the end-of-run figures on stdout ----------------------------------------------------------
+
+
+def test_syncsim_run_ends_with_key_figures_and_percentiles(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, summary = run_cli(tmp_path, WITH_GAP)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "small: PASS (profile legacy, seed 3)"
+    report = printed.index(f"  report: {out / 'report.html'}")
+    figures = printed[report + 1 :]
+    labels = [re.match(r"  (\S+(?: \S+)?) \.+ ", line) for line in figures]
+    assert [m.group(1) for m in labels if m] == [
+        "writes",
+        "anomalies",
+        "convergence lag",
+        "catch-up bytes",
+        "bytes_per_change",
+        "frames",
+    ]
+    assert len({m.end() for m in labels if m}) == 1, "values start in one column"
+    by_label = {m.group(1): line[m.end() :] for m, line in zip(labels, figures, strict=True) if m}
+    metrics = summary["metrics"]
+    assert by_label["writes"].startswith(f"{metrics['writes']:,.0f} (")
+    assert by_label["anomalies"] == f"{sum(summary['anomalies'].values())} found"
+    lag = by_label["convergence lag"]
+    assert f"p50={fmt.short_seconds(metrics['p50_convergence_lag'])} " in lag
+    assert f"p95={fmt.short_seconds(metrics['p95_convergence_lag'])} " in lag
+    assert "p99=" in lag and f"max={fmt.short_seconds(metrics['max_convergence_lag'])} " in lag
+    assert "p99=" in by_label["catch-up bytes"]
+    assert by_label["bytes_per_change"].startswith(fmt.short_size(metrics["bytes_per_change"]))
+    assert by_label["frames"].startswith(f"{metrics['frames_sent']:,.0f} sent")
+    # Percentile columns line up between the two distributions.
+    assert lag.index("p95=") == by_label["catch-up bytes"].index("p95=")
