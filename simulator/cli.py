@@ -9,6 +9,7 @@ never went quiet).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,18 +37,42 @@ def _scenario_path(name: str) -> Path:
     return SCENARIOS / f"{name}.yaml"
 
 
+STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
+
+
 def write_report(run_: Run, out: Path) -> Path:
-    """Write the report folder all or nothing (see report/folder.py)."""
+    """Write the report folder all or nothing (see report/folder.py); when the CI job has a
+    summary file ($GITHUB_STEP_SUMMARY), append the run's summary.md to it as well."""
     from simulator.report.folder import write_folder
     from simulator.report.render import render
 
-    return write_folder(out, render(run_))
+    written = write_folder(out, render(run_))
+    _append_step_summary(run_, written)
+    return written
 
 
-def _print_run(run_: Run, out: Path | None) -> None:
-    from simulator.report.text import run_lines
+def _append_step_summary(run_: Run, out: Path) -> None:
+    """A job summary that cannot be written costs the summary, not the run: a warning."""
+    target = os.environ.get(STEP_SUMMARY)
+    if not target:
+        return
+    from simulator.report.folder import append_file
+    from simulator.report.markdown import summary_markdown
 
-    print("\n".join(run_lines(run_, out)))
+    try:
+        append_file(Path(target), summary_markdown(run_, str(out / "report.html")) + "\n")
+    except UsageError as error:
+        print(f"syncsim: warning: {STEP_SUMMARY}: {error}", file=sys.stderr)
+
+
+def _print_run(run_: Run, out: Path | None, figures: bool = False) -> None:
+    """The verdict lines; with `figures`, the key figures with percentiles after them."""
+    from simulator.report.text import figure_lines, run_lines
+
+    lines = run_lines(run_, out)
+    if figures:
+        lines += figure_lines(run_)
+    print("\n".join(lines))
 
 
 def _target(args: argparse.Namespace) -> LiveTarget:
@@ -71,7 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_writable(out)
     result = play(loaded, _target(args))
     out = write_report(result, out)
-    _print_run(result, out)
+    _print_run(result, out, figures=True)
     return result.verdict.exit_code
 
 

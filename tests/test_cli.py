@@ -36,6 +36,7 @@ def test_run_writes_a_full_report_and_exits_0(
         "history.jsonl",
         "timeline.png",
         "frame_sizes.png",
+        "summary.md",
     } <= names
     summary = json.loads((out / "summary.json").read_text())
     assert summary["verdict"] == "pass" and summary["seed"] == 3

@@ -30,3 +30,12 @@ def test_every_fault_kind_has_a_readme_row(kind: str) -> None:
 def test_the_readme_stands_alone() -> None:
     # A clone has no ../shared: the protocol is summarised here instead.
     assert "../shared" not in README and "## The protocol in brief" in README
+
+
+def test_the_readme_documents_the_summaries() -> None:
+    assert "| `summary.md` |" in README
+    assert "`GITHUB_STEP_SUMMARY`" in README
+    assert "expected failure (known gap)" in README
+    # The end-of-run figures, as printed.
+    for label in ("writes", "anomalies", "convergence lag", "catch-up bytes", "frames"):
+        assert f"\n  {label} ." in README

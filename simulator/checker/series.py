@@ -153,14 +153,42 @@ def outbox_depth(view: View) -> dict[str, list[tuple[float, int]]]:
     return dict(series)
 
 
-def queue_losses(view: View) -> dict[str, list[float]]:
-    """When each device's outbox dropped or lost an item (superseded changes left out)."""
-    queue = view.queue
-    lost = queue[queue["op"].isin(["drop", "lost"]) & (queue["reason"] != "superseded")]
-    times: dict[str, list[float]] = defaultdict(list)
-    for row in tuples(lost):
-        times[str(row.device)].append(float(row.t))
-    return dict(times)
+@dataclass(frozen=True)
+class QueueLoss:
+    """Items one device's outbox dropped or lost at one instant (a reload loses the whole
+    queue at once): `depth` is how many items it held just before, where the drop shows on a
+    depth plot; `count` how many went; `reasons` why (expired, cap, retries, reload, wipe)."""
+
+    t: float
+    depth: int
+    count: int
+    reasons: tuple[str, ...]
+
+
+def queue_losses(view: View) -> dict[str, list[QueueLoss]]:
+    """When each device's outbox dropped or lost items (superseded changes left out), one
+    entry per run of consecutive losses at the same instant, with the depth before them."""
+    depth: dict[str, int] = defaultdict(int)
+    in_loss: dict[str, bool] = defaultdict(bool)  # the device's previous queue row was a loss
+    losses: dict[str, list[QueueLoss]] = defaultdict(list)
+    for row in tuples(view.queue):
+        device, t = str(row.device), float(row.t)
+        before = depth[device]
+        if isinstance(row.detail, dict) and "depth" in row.detail:
+            depth[device] = int(row.detail["depth"])
+        if row.op not in ("drop", "lost") or row.reason == "superseded":
+            in_loss[device] = False
+            continue
+        reason = str(row.reason) if isinstance(row.reason, str) else str(row.op)
+        mine = losses[device]
+        if in_loss[device] and mine[-1].t == t:
+            last = mine[-1]
+            reasons = last.reasons if reason in last.reasons else (*last.reasons, reason)
+            mine[-1] = QueueLoss(t, last.depth, last.count + 1, reasons)
+        else:
+            mine.append(QueueLoss(t, before, 1, (reason,)))
+        in_loss[device] = True
+    return dict(losses)
 
 
 def frame_sizes(view: View) -> dict[str, tuple[list[float], list[float]]]:

@@ -36,6 +36,28 @@ def seconds(value: float) -> str:
     return f"{value:,.0f} s"
 
 
+def short_seconds(value: float) -> str:
+    """`201 ms`, `4.2 s`, `12.5 min`, `3.1 h`, `2.4 d`: one unit, for columns of figures."""
+    size_ = abs(value)
+    if size_ < 1:
+        return f"{value * 1000:.0f} ms"
+    if size_ < 120:
+        return f"{value:.1f} s"
+    if size_ < 2 * 3_600:
+        return f"{value / 60:.1f} min"
+    if size_ < 2 * 86_400:
+        return f"{value / 3_600:.1f} h"
+    return f"{value / 86_400:.1f} d"
+
+
+def short_size(value: float) -> str:
+    """`830 B`, `5,876 B`, `64.0 KiB`, `1.5 MiB`: exact below 10 KiB, rounded above."""
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if abs(value) >= max(scale, 10 * 1024):
+            return f"{value / scale:.1f} {unit}"
+    return f"{value:,.0f} B"
+
+
 def value(name: str, amount: float) -> str:
     """An anomaly count or metric value in the metric's unit."""
     unit = unit_of(name)

@@ -47,6 +47,16 @@ def write_file(path: Path, content: str | bytes) -> None:
         raise _failed(path, error) from None
 
 
+def append_file(path: Path, content: str) -> None:
+    """Append text to a file another program collects (a CI job summary), in one write.
+    Not atomic like `write_file`: the file is theirs and others append to it too."""
+    try:
+        with path.open("a", encoding="utf-8") as file:
+            file.write(content)
+    except OSError as error:
+        raise UsageError(f"{path}: cannot append: {error.strerror or error}") from None
+
+
 def write_folder(out: Path, files: Mapping[str, bytes]) -> Path:
     """Replace `out` with a folder holding exactly `files` (plus its earlier sub-folders)."""
     try:

@@ -21,10 +21,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from simulator.checker import series
+from simulator.checker.expectations import Expectation
 from simulator.checker.findings import Finding
 from simulator.checker.names import Anomaly, anomaly_info, anomaly_order
 from simulator.checker.view import View
 from simulator.history import SERVER, Kind
+from simulator.report import fmt
 
 DAY = 86_400.0
 HOUR = 3_600.0
@@ -33,7 +35,12 @@ _OFFLINE = "#f4c7c3"
 _CONNECTED = "#3c9a5f"
 _PARTITION = "#e67e22"
 _OUTAGE = "#5d6d7e"
-_SETTLE = "#dddddd"
+_BOUND = "#c0392b"
+_DROP = "#c0392b"
+_SETTLE = "#c8c8c8"
+_SETTLE_EDGE = "#7f7f7f"
+# The settle band is drawn when it takes at least this share of the time axis (about 9 px).
+SETTLE_SHOWN_FROM = 0.01
 _LAG_TICKS = [
     (0.001, "1 ms"),
     (0.01, "10 ms"),
@@ -109,17 +116,43 @@ def time_unit(total: float) -> tuple[float, str]:
 
 
 def _time_axis(axes: Axes, end: float, settle: float) -> float:
+    """A true-time axis ending at `end`. The settle phase (the last `settle` seconds) is a
+    shaded band with a legend entry only where it is wide enough to see; a settle too short
+    for the scale (10 minutes of a week) is named in the axis label instead."""
     scale, unit = time_unit(end)
-    if settle > 0:
-        axes.axvspan((end - settle) / scale, end / scale, color=_SETTLE, alpha=0.6, label="settle")
     axes.set_xlim(0, end / scale)
-    axes.set_xlabel(f"true time since scenario start ({unit})")
+    label = f"true time since scenario start ({unit})"
+    if settle > 0 and end > 0:
+        span = _span_label(settle)
+        if settle / end >= SETTLE_SHOWN_FROM:
+            start = (end - settle) / scale
+            axes.axvspan(start, end / scale, color=_SETTLE, alpha=0.45, zorder=0)
+            axes.axvline(
+                start,
+                color=_SETTLE_EDGE,
+                linestyle="--",
+                linewidth=1,
+                label=f"settle from here ({span}: every device online)",
+            )
+        else:
+            label += f"; the last {span} are the settle phase"
+    axes.set_xlabel(label)
     return scale
+
+
+def _span_label(seconds: float) -> str:
+    """A duration as people say it: `10 min`, `2 h`, `1.5 d`, `45 s`."""
+    for scale, unit in ((DAY, "d"), (HOUR, "h"), (60.0, "min")):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds:.3g} s"
 
 
 def _legend_below(axes: Axes, ncol: int = 5) -> None:
     handles, labels = axes.get_legend_handles_labels()
     unique = dict(zip(labels, handles, strict=True))
+    # The settle marker is context, not data: always last.
+    unique = dict(sorted(unique.items(), key=lambda item: item[0].startswith("settle")))
     if unique:
         axes.legend(
             unique.values(),
@@ -326,17 +359,25 @@ def outbox_depth(view: View) -> Figure:
         d = [0] + [p[1] for p in points] + [points[-1][1]]
         top = max(top, *d)
         axes.step(np.asarray(t) / scale, d, where="post", color=colour, label=device)
-        lost = losses.get(device, [])
-        if lost:
-            at = [max((p for p in points if p[0] <= x), default=(x, 0))[1] for x in lost]
+    # After every device's line, so the legend lists the devices first, then the drops.
+    for device in series.devices(view):
+        for loss in losses.get(device, []):
             axes.scatter(
-                np.asarray(lost) / scale,
-                at,
+                [loss.t / scale],
+                [loss.depth],
                 marker="v",
-                s=40,
-                color="#c0392b",
+                s=46,
+                color=_DROP,
                 zorder=5,
-                label="item dropped or lost",
+                label="items dropped or lost (how many, why)",
+            )
+            axes.annotate(
+                f"{loss.count} {'/'.join(loss.reasons)}",
+                (loss.t / scale, loss.depth),
+                xytext=(5, 3),
+                textcoords="offset points",
+                fontsize=7,
+                color=_DROP,
             )
     axes.set_ylim(-0.3, max(top, 1) * 1.15 + 0.5)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -349,68 +390,193 @@ def outbox_depth(view: View) -> Figure:
 # -- frame sizes -----------------------------------------------------------------------------
 
 
-def _frame_colours(names: Iterable[str]) -> dict[str, Any]:
-    palette = matplotlib.colormaps["tab20"]
-    return {name: palette(i % 20) for i, name in enumerate(sorted(names))}
+@dataclass(frozen=True)
+class FrameGroup:
+    """Frame types drawn as one curve or bar, in one colour: what the frames are for."""
+
+    name: str
+    colour: str
+    linestyle: str = "-"
+    linewidth: float = 1.6
 
 
-def frame_size_histogram(view: View, limit: int | None) -> Figure | None:
+KEEPALIVES = FrameGroup("keep-alives", "#a6a6a6", ":", 2.0)
+FRAME_GROUPS = (
+    FrameGroup("writes", "#1f77b4"),  # mutations sent, and their broadcasts
+    FrameGroup("acks", "#2ca02c"),  # SYNC_RESPONSE (ACKs, end of catch-up), ERROR
+    FrameGroup("bulk sync", "#ff7f0e"),  # catch-up pages
+    FrameGroup("session", "#9467bd"),  # WELCOME, SYNC_REQUEST, anything else
+    KEEPALIVES,
+)
+_ACKS = frozenset({"SYNC_RESPONSE", "ERROR"})
+
+
+def frame_group(frame_type: str) -> FrameGroup:
+    """The group a frame type is drawn in; a type this version does not know is `session`."""
+    by_name = {g.name: g for g in FRAME_GROUPS}
+    if frame_type in series.KEEPALIVE_TYPES:
+        return KEEPALIVES
+    if frame_type.endswith("BULK_SYNC"):
+        return by_name["bulk sync"]
+    if frame_type in _ACKS:
+        return by_name["acks"]
+    if frame_type.startswith(("ENTRY_", "PIECE_")):
+        return by_name["writes"]
+    return by_name["session"]
+
+
+@dataclass(frozen=True)
+class GroupSizes:
+    """Every frame of one group: sizes and weights (keep-alives weighted by their count), and
+    the frame count of each member type."""
+
+    group: FrameGroup
+    sizes: list[float]
+    weights: list[float]
+    members: dict[str, int]
+
+    @property
+    def label(self) -> str:
+        members = ", ".join(f"{name} {count:,}" for name, count in self.members.items())
+        return f"{self.group.name} ({sum(self.members.values()):,}): {members}"
+
+
+def grouped_frame_sizes(view: View) -> list[GroupSizes]:
+    """`series.frame_sizes` by group, in `FRAME_GROUPS` order, groups with no frame left out."""
     sizes = series.frame_sizes(view)
-    if not sizes:
+    grouped: list[GroupSizes] = []
+    for group in FRAME_GROUPS:
+        mine = {n: v for n, v in sizes.items() if frame_group(n) == group}
+        if mine:
+            grouped.append(
+                GroupSizes(
+                    group,
+                    [s for values, _ in mine.values() for s in values],
+                    [w for _, weights in mine.values() for w in weights],
+                    {n: round(sum(w)) for n, (_, w) in mine.items()},
+                )
+            )
+    return grouped
+
+
+@dataclass(frozen=True)
+class SizeBound:
+    """A frame-size bound the scenario gates, drawn as a vertical line on the frame-size plots.
+    `lower`: the gate wants frames above it (a legacy scenario holding a known overflow)."""
+
+    value: float
+    label: str
+    lower: bool = False
+
+
+def gated_frame_bounds(
+    expectations: Iterable[Expectation], limit: int | None, limit_is_default: bool = False
+) -> list[SizeBound]:
+    """The frame-size bounds a scenario gates: each `max_frame_bytes` bound, and
+    `limits.max_frame_bytes` when `payload` is gated and no `max_frame_bytes` bound at or
+    under it already says as much. Nothing gated, nothing drawn: a limit no bound reads
+    would be drawn as if it were a gate."""
+    bounds: list[SizeBound] = []
+    payload_gated = False
+    for expectation in expectations:
+        gap = " (known gap)" if expectation.known_gap else ""
+        if expectation.name == "max_frame_bytes":
+            symbol = fmt.OP_SYMBOLS.get(expectation.op, expectation.op)
+            bounds.append(
+                SizeBound(
+                    expectation.bound,
+                    f"gate: max_frame_bytes {symbol} {_size_label(expectation.bound)}{gap}",
+                    lower=expectation.op in ("gte", "gt"),
+                )
+            )
+        elif expectation.name == "payload":
+            payload_gated = True
+    uppers = [b.value for b in bounds if not b.lower]
+    if limit and payload_gated and not any(u <= limit for u in uppers):
+        default = ", the default" if limit_is_default else ""
+        bounds.append(
+            SizeBound(
+                float(limit),
+                f"gate: payload, frames over limits.max_frame_bytes {_size_label(limit)}{default}",
+            )
+        )
+    return sorted(bounds, key=lambda b: b.value)
+
+
+def _draw_bounds(axes: Axes, bounds: Sequence[SizeBound]) -> None:
+    for bound, style in zip(bounds, ("--", "-.", ":"), strict=False):
+        axes.axvline(bound.value, color=_BOUND, linestyle=style, linewidth=1.4, label=bound.label)
+
+
+def frame_size_histogram(view: View, bounds: Sequence[SizeBound] = ()) -> Figure | None:
+    groups = grouped_frame_sizes(view)
+    if not groups:
         return None
-    colours = _frame_colours(sizes)
-    every = [s for values, _ in sizes.values() for s in values]
-    top = max(max(every), float(limit or 1)) * 1.5
+    every = [s for g in groups for s in g.sizes]
+    top = max([*every, *(b.value for b in bounds)]) * 1.5
     bins = [float(b) for b in np.geomspace(max(1.0, min(every) / 1.5), top, 48)]
-    figure = Figure(figsize=(11, 4.2))
+    figure = Figure(figsize=(11, 4.6))
     axes = figure.add_subplot()
-    names = list(sizes)
     axes.hist(
-        [sizes[n][0] for n in names],
+        [g.sizes for g in groups],
         bins=bins,
-        weights=[sizes[n][1] for n in names],
+        weights=[g.weights for g in groups],
         stacked=True,
-        label=names,
-        color=[colours[n] for n in names],
+        label=[g.label for g in groups],
+        color=[g.group.colour for g in groups],
     )
-    if limit:
-        axes.axvline(limit, color="#c0392b", linestyle="--", label=f"limit {_size_label(limit)}")
+    _draw_bounds(axes, bounds)
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("frame size (bytes, log scale)")
     axes.set_ylabel("frames (count, log scale)")
-    axes.set_title("Frame sizes by type: every frame sent by devices and the server")
-    axes.legend(fontsize=8, ncol=3, loc="upper right")
+    axes.set_title("Frame sizes by group: every frame sent by devices and the server (stacked)")
+    _legend_below(axes, ncol=1)
     return figure
 
 
-def frame_size_cdf(view: View, limit: int | None) -> Figure | None:
-    sizes = series.frame_sizes(view)
-    if not sizes:
+def frame_size_cdf(view: View, bounds: Sequence[SizeBound] = ()) -> Figure | None:
+    groups = grouped_frame_sizes(view)
+    if not groups:
         return None
-    colours = _frame_colours(sizes)
-    figure = Figure(figsize=(11, 4.4))
+    figure = Figure(figsize=(11, 4.8))
     axes = figure.add_subplot()
     data: list[float] = []
-    for name, (values, weights) in sizes.items():
-        x, y = _weighted_cdf(values, weights)
-        _step_cdf(axes, x, y, color=colours[name], label=f"{name} ({sum(weights):,.0f})")
-        if name not in series.KEEPALIVE_TYPES:
-            data += values
-    if data:
-        x, y = _weighted_cdf(data, [1.0] * len(data))
+    data_weights: list[float] = []
+    for group in groups:
+        x, y = _weighted_cdf(group.sizes, group.weights)
+        style = group.group
         _step_cdf(
-            axes, x, y, color="#000000", linewidth=2.2, label=f"all but keep-alives ({len(data):,})"
+            axes,
+            x,
+            y,
+            color=style.colour,
+            linestyle=style.linestyle,
+            linewidth=style.linewidth,
+            label=group.label,
         )
-    if limit:
-        axes.axvline(limit, color="#c0392b", linestyle="--", label=f"limit {_size_label(limit)}")
+        if style is not KEEPALIVES:
+            data += group.sizes
+            data_weights += group.weights
+    if data:
+        x, y = _weighted_cdf(data, data_weights)
+        _step_cdf(
+            axes,
+            x,
+            y,
+            color="#000000",
+            linewidth=2.4,
+            alpha=0.8,
+            label=f"every frame but keep-alives ({sum(data_weights):,.0f})",
+        )
+    _draw_bounds(axes, bounds)
     axes.set_xscale("log")
     axes.set_ylim(0, 1.02)
     axes.set_xlabel("frame size (bytes, log scale)")
     axes.set_ylabel("share of frames at or below (fraction)")
-    axes.set_title("Frame-size CDF per frame type (keep-alives weighted by their count)")
+    axes.set_title("Frame-size CDF by group (keep-alives weighted by their count)")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=8, ncol=2, loc="lower right")
+    _legend_below(axes, ncol=1)
     return figure
 
 
@@ -462,15 +628,7 @@ def convergence_lag_cdf(view: View) -> tuple[Figure | None, str]:
 
 
 def _seconds_label(value: float) -> str:
-    if value < 1:
-        return f"{value * 1000:.0f} ms"
-    if value < 120:
-        return f"{value:.1f} s"
-    if value < 2 * HOUR:
-        return f"{value / 60:.1f} min"
-    if value < 2 * DAY:
-        return f"{value / HOUR:.1f} h"
-    return f"{value / DAY:.1f} d"
+    return fmt.short_seconds(value)
 
 
 # -- anomalies -------------------------------------------------------------------------------
@@ -528,7 +686,9 @@ def bytes_per_change(view: View) -> Figure | None:
                 label=f"{op} ({len(mine)})",
             )
     median = float(np.median([w.total for w in per_write]))
-    left.axhline(median, color="#555555", linestyle=":", label=f"median {median:,.0f} B")
+    left.axhline(
+        median, color="#555555", linestyle=":", label=f"median of these writes {median:,.0f} B"
+    )
     left.set_ylim(bottom=0)
     left.set_ylabel("bytes on the wire for the write (bytes)")
     left.set_title(
@@ -538,7 +698,7 @@ def bytes_per_change(view: View) -> Figure | None:
     )
     left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=5, frameon=False)
     names = list(by_type)
-    right.barh(names, [by_type[n] for n in names], color="#5d8aa8")
+    right.barh(names, [by_type[n] for n in names], color=[frame_group(n).colour for n in names])
     for y, name in enumerate(names):
         right.text(by_type[name], y, f" {by_type[name]:,.0f}", va="center", fontsize=8)
     right.invert_yaxis()
@@ -546,7 +706,7 @@ def bytes_per_change(view: View) -> Figure | None:
     right.set_xlabel("bytes per user write (bytes)")
     right.set_title(
         f"All frames but keep-alives, by type, / {len(per_write)} writes\n"
-        f"(sum {sum(by_type.values()):,.0f} B = bytes_per_change; "
+        f"(sum {sum(by_type.values()):,.0f} B = bytes_per_change, a mean; "
         f"keep-alives add {keepalive:,.0f} B)",
         fontsize=10,
     )
@@ -557,8 +717,19 @@ def bytes_per_change(view: View) -> Figure | None:
 # -- every plot of a report ------------------------------------------------------------------
 
 
-def report_plots(view: View, findings: Sequence[Finding], limit: int | None) -> list[Plot]:
+def report_plots(
+    view: View, findings: Sequence[Finding], bounds: Sequence[SizeBound] = ()
+) -> list[Plot]:
+    """Every plot of a report; `bounds` are the frame-size bounds the scenario gates
+    (`gated_frame_bounds`), drawn on the frame-size plots."""
     lag_figure, lag_skipped = convergence_lag_cdf(view)
+    drawn = (
+        "the dashed red line is the bound the scenario gates ("
+        + "; ".join(b.label.removeprefix("gate: ") for b in bounds)
+        + ")"
+        if bounds
+        else "no frame-size bound is gated, so none is drawn"
+    )
     return [
         _plot(
             "timeline",
@@ -567,8 +738,9 @@ def report_plots(view: View, findings: Sequence[Finding], limit: int | None) -> 
             "offline; hatched orange: partitioned; green line: connected; ticks above: writes "
             "by operation; triangles below: SYNC_REQUESTs; stars: reloads (yellow: after a "
             "crash); diamonds: storage wiped; crosses: anomalies, at the time of the write or "
-            "frame involved (filled: found in the final snapshot, at the right edge). Grey: "
-            "settle.",
+            "frame involved (filled: found in the final snapshot, at the right edge). The "
+            "settle phase is shaded grey where it is wide enough to see, else named under the "
+            "axis.",
             timeline(view, findings),
             "",
             svg=True,
@@ -577,25 +749,30 @@ def report_plots(view: View, findings: Sequence[Finding], limit: int | None) -> 
             "outbox_depth",
             "Outbox depth",
             "Items in each device's outbox over time, from every queue change; red triangles "
-            "mark items dropped (expired, cap, retries) or lost (reload, wipe).",
+            "mark items dropped (expired, cap, retries) or lost (reload, wipe), at the depth "
+            "the outbox had just before, with how many went and why.",
             outbox_depth(view),
             "",
         ),
         _plot(
             "frame_size_cdf",
             "Frame-size CDF",
-            "Share of frames of each type at or below a size; the black curve is every frame "
-            "but keep-alives; the dashed red line is the configured limit "
-            "(limits.max_frame_bytes). Frame counts in the legend.",
-            frame_size_cdf(view, limit),
+            "Share of frames at or below a size, one curve per group of frame types (writes: "
+            "mutations and their broadcasts; acks: SYNC_RESPONSE and ERROR; bulk sync: "
+            "catch-up pages; session: WELCOME, SYNC_REQUEST; keep-alives: PING and PONG, "
+            "dotted grey); the black curve is every frame but keep-alives; "
+            + drawn
+            + ". Frame counts per type in the legend.",
+            frame_size_cdf(view, bounds),
             "no frame was sent",
             svg=True,
         ),
         _plot(
             "frame_sizes",
             "Frame-size histogram",
-            "How many frames of each type (stacked) fall in each size bin, with the limit.",
-            frame_size_histogram(view, limit),
+            "How many frames of each group (stacked, colours as in the CDF) fall in each size "
+            "bin; " + drawn + ".",
+            frame_size_histogram(view, bounds),
             "no frame was sent",
         ),
         _plot(
@@ -618,8 +795,9 @@ def report_plots(view: View, findings: Sequence[Finding], limit: int | None) -> 
         _plot(
             "bytes_per_change",
             "Bytes per logical change",
-            "Left: every user write's own wire cost over time. Right: all frame bytes except "
-            "keep-alives, by frame type, divided by the number of writes (catch-up included).",
+            "Left: every user write's own wire cost over time, with their median. Right: all "
+            "frame bytes except keep-alives, by frame type, divided by the number of writes "
+            "(catch-up included): the bars add up to bytes_per_change, a mean per write.",
             bytes_per_change(view),
             "the run has no user write",
         ),

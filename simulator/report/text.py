@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from simulator.checker.expectations import Outcome
 from simulator.checker.preflight import mismatches, preflight_rows
+from simulator.report import fmt
+from simulator.report.keyfigures import Spread, key_figures
 from simulator.verdict import Run, Verdict
 
 
@@ -40,3 +43,38 @@ def run_lines(run: Run, out: Path | None) -> list[str]:
     if out is not None:
         lines.append(f"  report: {out / 'report.html'}")
     return lines
+
+
+def _percentiles(spread: Spread | None, show: Callable[[float], str], of: str) -> str:
+    if spread is None:
+        return f"none ({of})"
+    columns = (("p50", spread.p50), ("p95", spread.p95), ("p99", spread.p99), ("max", spread.max))
+    cells = "".join(f"{f'{name}={show(v)}':<15}" for name, v in columns)
+    return f"{cells}({spread.count:,} {of})"
+
+
+def figure_lines(run: Run) -> list[str]:
+    """The end-of-run summary, as k6 prints one: key figures with percentiles, aligned."""
+    figures = key_figures(run)
+    ops = ", ".join(f"{n:,} {op}" for op, n in figures.writes_by_op.items())
+    lag_of = "writes" + (
+        f"; {figures.unconverged:,} never converged" if figures.unconverged else ""
+    )
+    rows = [
+        ("writes", f"{figures.writes:,}" + (f" ({ops})" if ops else "")),
+        ("anomalies", f"{figures.anomalies:,} found"),
+        ("convergence lag", _percentiles(figures.lag, fmt.short_seconds, lag_of)),
+        ("catch-up bytes", _percentiles(figures.catch_up, fmt.short_size, "catch-ups")),
+        (
+            "bytes_per_change",
+            f"{fmt.short_size(figures.bytes_per_change)} (a mean: frame bytes but keep-alives "
+            "/ writes)",
+        ),
+        (
+            "frames",
+            f"{figures.frames_sent:,} sent ({figures.keepalive_frames:,} keep-alives), "
+            f"{figures.frames_lost:,} lost in flight",
+        ),
+    ]
+    width = max(len(name) for name, _ in rows) + 3
+    return [f"  {name + ' ':.<{width}} {value}" for name, value in rows]

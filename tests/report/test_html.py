@@ -142,7 +142,7 @@ def test_a_plot_without_data_says_why(eventful: tuple[Run, dict[str, bytes]]) ->
     from simulator.scenario.loader import load_text
 
     lonely = run(load_text("lonely.yaml", "name: lonely\nduration: 1d\ndevices: [{name: only}]\n"))
-    plots = report_plots(View(lonely.history), lonely.result.findings, None)
+    plots = report_plots(View(lonely.history), lonely.result.findings)
     html = report_html(lonely, plots)
     assert "Convergence lag CDF</b>: not drawn, no write reached another device" in html
     assert "No anomaly found." in html

@@ -68,13 +68,15 @@ def test_timeline_and_cdfs_also_come_as_svg(
 def _figures(result: Run) -> dict[str, Figure]:
     view = View(result.history)
     findings = result.result.findings
-    limit = result.loaded.scenario.limits.max_frame_bytes
+    bounds = plots.gated_frame_bounds(
+        result.loaded.expectations, result.loaded.scenario.limits.max_frame_bytes
+    )
     lag, _ = plots.convergence_lag_cdf(view)
     drawn = {
         "timeline": plots.timeline(view, findings),
         "outbox_depth": plots.outbox_depth(view),
-        "frame_size_cdf": plots.frame_size_cdf(view, limit),
-        "frame_sizes": plots.frame_size_histogram(view, limit),
+        "frame_size_cdf": plots.frame_size_cdf(view, bounds),
+        "frame_sizes": plots.frame_size_histogram(view, bounds),
         "convergence_lag_cdf": lag,
         "anomalies": plots.anomalies(findings),
         "bytes_per_change": plots.bytes_per_change(view),
@@ -150,7 +152,7 @@ def test_a_plot_without_data_is_skipped_with_a_reason() -> None:
     lonely = run(load_text("lonely.yaml", "name: lonely\nduration: 1d\ndevices: [{name: only}]\n"))
     figure, why = plots.convergence_lag_cdf(View(lonely.history))
     assert figure is None and "single device" in why
-    listed = plots.report_plots(View(lonely.history), lonely.result.findings, None)
+    listed = plots.report_plots(View(lonely.history), lonely.result.findings)
     skipped = [p for p in listed if p.png is None]
     assert [p.name for p in skipped] == ["convergence_lag_cdf"]
     assert skipped[0].skipped and not skipped[0].files()
