@@ -103,7 +103,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from simulator.live.commands import serve
 
-    return serve(args.host, args.port, args.rest_port, args.db, args.profile, args.jwt_secret_env)
+    return serve(
+        args.host,
+        args.port,
+        args.rest_port,
+        args.db,
+        args.profile,
+        args.jwt_secret_env,
+        args.clock_file,
+    )
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -336,6 +344,10 @@ def parser() -> argparse.ArgumentParser:
     serve_p.add_argument("--port", type=int, default=8787, help="WebSocket port (0: any free)")
     serve_p.add_argument("--rest-port", type=int, help="REST port (default: port + 1)")
     serve_p.add_argument("--db", default="syncsim-serve.db", help="SQLite file")
+    serve_p.add_argument(
+        "--clock-file",
+        help="take the time from this file, as a live run with server.clock_file writes it",
+    )
     serve_p.add_argument("--profile", default="legacy", help="server behaviour flags")
     serve_p.add_argument(
         "--jwt-secret-env", default="SYNCSIM_JWT_SECRET", help="env var with the secret"

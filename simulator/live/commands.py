@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from simulator.errors import UsageError
 from simulator.history import History
@@ -14,9 +16,16 @@ from simulator.verdict import Run, judge_history
 
 
 def serve(
-    host: str, port: int, rest_port: int | None, db: str, profile: str, secret_env: str
+    host: str,
+    port: int,
+    rest_port: int | None,
+    db: str,
+    profile: str,
+    secret_env: str,
+    clock_file: str | None = None,
 ) -> int:
     from simulator.live.auth import secret_from
+    from simulator.live.clockfile import FileClock
     from simulator.live.serve import ReferenceServer, serve_forever
 
     secret = secret_from(secret_env)
@@ -25,7 +34,9 @@ def serve(
     except UnknownProfile as error:
         raise UsageError(f"--profile: {error.message}") from None
     try:
-        asyncio.run(serve_forever(ReferenceServer(db, chosen, secret), host, port, rest_port))
+        clock = time.time if clock_file is None else FileClock(Path(clock_file))
+        server = ReferenceServer(db, chosen, secret, clock)
+        asyncio.run(serve_forever(server, host, port, rest_port))
     except OSError as error:  # a busy port, an address not ours: bad input, one line
         raise UsageError(f"cannot serve: {error}") from None
     return 0
@@ -41,6 +52,7 @@ class LiveTarget:
     time_scale: float | None = None
     stop_cmd: str | None = None
     start_cmd: str | None = None
+    clock_file: str | None = None
 
 
 SIMULATED = LiveTarget()  # nothing given on the command line
@@ -61,6 +73,7 @@ def live_server(loaded: Loaded, target: LiveTarget) -> LiveServer | None:
         "time_scale": target.time_scale,
         "stop_cmd": target.stop_cmd,
         "start_cmd": target.start_cmd,
+        "clock_file": target.clock_file,
     }
     return server.model_copy(update={k: v for k, v in given.items() if v is not None})
 

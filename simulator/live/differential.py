@@ -21,7 +21,7 @@ from simulator.checker.preflight import mismatches, preflight_rows
 from simulator.live.commands import play
 from simulator.live.diff import Differences, diff_report, diff_runs
 from simulator.live.managed import ManagedServer
-from simulator.protocol.profile import DAY, Cursor
+from simulator.protocol.profile import DAY
 from simulator.report.folder import write_file, write_folder
 from simulator.report.render import render
 from simulator.scenario.loader import Loaded, load
@@ -51,12 +51,6 @@ def _preload_behind_window(loaded: Loaded) -> bool:
     return any(spec.over > window for spec in loaded.scenario.preload)
 
 
-def _skewed_time_cursor(loaded: Loaded) -> bool:
-    clocks = [d.clock for d in loaded.scenario.devices]
-    skewed = any(c.offset or c.steps or c.drift_ppm for c in clocks)
-    return skewed and loaded.profile.cursor is Cursor.TIME
-
-
 def _catch_up_over_a_link_limit(loaded: Loaded) -> bool:
     # An unchunked catch-up over a device's message limit: closed with 1009, asked again a
     # second later, for as long as the device is online.
@@ -71,14 +65,6 @@ KNOWN: tuple[KnownDifference, ...] = (
         "a REST push is stored when it arrives: live, the preloaded history is as new as the "
         "push, so the catch-up window hides none of the part the simulation dates before it",
         _preload_behind_window,
-    ),
-    KnownDifference(
-        "server rows on the wall clock",
-        "missing_history",
-        "the server stamps rows with its own wall clock while device clocks run time_scale "
-        "times faster from the scenario's start, so a skewed device clock's lastSyncTime "
-        "cursor never skips rows live the way it does in the simulation",
-        _skewed_time_cursor,
     ),
     KnownDifference(
         "a reconnect storm never goes quiet",

@@ -31,6 +31,7 @@ import random
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -47,6 +48,7 @@ from simulator.history import NOT_SENT, History, Kind
 from simulator.lifecycle.lifecycle import Lifecycle
 from simulator.lifecycle.runtime import DeviceRuntime
 from simulator.live import auth
+from simulator.live.clockfile import ClockSetting, write_clock
 from simulator.live.outage import run_command, until_listening
 from simulator.live.preflight import preflight
 from simulator.live.preload import push_preload
@@ -560,6 +562,12 @@ class LiveRun:
             raise EndpointError(f"{self.server.url}: cannot be reached: {error!r}") from None
         await ws.close()
 
+    def _set_server_clock(self, scale: float) -> None:
+        """Tell `syncsim serve --clock-file` where scenario time stands (server.clock_file)."""
+        if self.server.clock_file is not None:
+            setting = ClockSetting(self.life.start_epoch, scale, time.time())
+            write_clock(Path(self.server.clock_file), setting)
+
     async def _sleep_until(self, scenario_time: float) -> None:
         assert self._wall0 is not None, "the run has started"
         wait = self._wall0 + scenario_time / self.scale - time.monotonic()
@@ -660,8 +668,10 @@ class LiveRun:
             Kind.PREFLIGHT, None, user=user, reason=why, detail={"capabilities": capabilities}
         )
         try:
+            self._set_server_clock(0.0)  # the server's clock stands at the start until t=0
             await push_preload(self)
             self._wall0 = time.monotonic()
+            self._set_server_clock(self.scale)
             await self._execute()
             await self._sleep_until(scenario.duration + scenario.settle)
             await self._quiesce()

@@ -1,6 +1,7 @@
 """A `syncsim serve` that syncsim runs itself, in the background, for the differential gate
-and the tests: a fresh SQLite file, two free loopback ports, and the shell commands that stop
-and start it, the same commands a user gives for their own server (`--stop-cmd`,
+and the tests: a fresh SQLite file, two free loopback ports, a clock file (so its rows are
+stamped in scenario time, as the simulation's server stamps them), and the shell commands
+that stop and start it, the same commands a user gives for their own server (`--stop-cmd`,
 `--start-cmd`), so a `server_outage` is carried out exactly as against a real deployment.
 
 The process is its own session; its pid lives in a file beside the database, which is how the
@@ -62,7 +63,7 @@ class ManagedServer:
     def start_cmd(self) -> str:
         serve = [sys.executable, "-m", "simulator.cli", "serve", "--port", str(self.port)]
         serve += ["--rest-port", str(self.rest_port), "--profile", self.profile]
-        serve += ["--db", str(self.folder / "serve.db")]
+        serve += ["--db", str(self.folder / "serve.db"), "--clock-file", str(self.clock_file)]
         pid = shlex.quote(str(self.folder / "serve.pid"))
         log = shlex.quote(str(self.folder / "serve.log"))
         return f"{shlex.join(serve)} >>{log} 2>&1 & echo $! >{pid}"
@@ -73,8 +74,19 @@ class ManagedServer:
         pid = shlex.quote(str(self.folder / "serve.pid"))
         return f'p=$(cat {pid}) && kill "$p" && while kill -0 "$p" 2>/dev/null; do sleep 0.05; done'
 
+    @property
+    def clock_file(self) -> Path:
+        return self.folder / "clock.json"
+
     def target(self, time_scale: float | None = None) -> LiveTarget:
-        return LiveTarget(self.ws_url, self.rest_url, time_scale, self.stop_cmd, self.start_cmd)
+        return LiveTarget(
+            self.ws_url,
+            self.rest_url,
+            time_scale,
+            self.stop_cmd,
+            self.start_cmd,
+            str(self.clock_file),
+        )
 
     def start(self) -> None:
         subprocess.run(self.start_cmd, shell=True, check=True, timeout=READY_TIMEOUT)

@@ -24,6 +24,7 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -61,7 +62,10 @@ def _log(what: str, error: BaseException) -> None:
 
 
 class ReferenceServer:
-    def __init__(self, db: str, profile: Profile, secret: str) -> None:
+    def __init__(
+        self, db: str, profile: Profile, secret: str, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.now = clock  # what the coordinator is told the time is (auth keeps wall time)
         self.store = ServerStore(db)
         self.coordinator = Coordinator(self.store, profile)
         self.secret = secret
@@ -98,15 +102,14 @@ class ReferenceServer:
                     data = self._internal_error(error).encode().encode("utf-8")
                 await ws.send(data, text=True)
 
-    @staticmethod
-    def _internal_error(error: BaseException) -> Frame:
-        return error_frame(f"internal error: {type(error).__name__}", time.time())
+    def _internal_error(self, error: BaseException) -> Frame:
+        return error_frame(f"internal error: {type(error).__name__}", self.now())
 
     def _receive(self, conn_id: str, message: str | bytes) -> None:
         """Feed one frame and deliver what it produced; an exception becomes an ERROR frame
         for that frame and one line on stderr, and the connection stays open."""
         try:
-            self.coordinator.receive(conn_id, message, time.time())
+            self.coordinator.receive(conn_id, message, self.now())
         except Exception as error:
             _log(f"{conn_id}: handling a frame failed", error)
             self._deliver(self.coordinator.drain())
@@ -123,7 +126,7 @@ class ReferenceServer:
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._queues[conn_id] = queue
         writer = asyncio.create_task(self._writer(conn_id, ws, queue))
-        self.coordinator.open(conn_id, user, time.time())
+        self.coordinator.open(conn_id, user, self.now())
         self._deliver(self.coordinator.drain())
         try:
             async for message in ws:
@@ -153,7 +156,7 @@ class ReferenceServer:
             return (refusal.status if refusal else 400), {
                 "error": refusal.reason if refusal else "userId"
             }
-        now = time.time()
+        now = self.now()
         if path == "/api/sync/pull":
             return 200, self.coordinator.rest_pull(user, now)
         try:

@@ -354,6 +354,8 @@ class LiveServer(Strict):
     start_cmd: str | None = Field(default=None, min_length=1)
     # ... and the wall deadline of each (a start includes the endpoint accepting again).
     command_timeout: Duration = 60.0
+    # Where to write the scenario clock for `syncsim serve --clock-file` (live/clockfile.py).
+    clock_file: str | None = Field(default=None, min_length=1)
 
 
 Server = Annotated[SimServer | LiveServer, Field(discriminator="kind")]
