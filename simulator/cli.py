@@ -17,7 +17,7 @@ from pathlib import Path
 from simulator.compare import DEFAULT_TOLERANCE_PCT, Comparison
 from simulator.errors import SyncsimError, UsageError
 from simulator.history import History
-from simulator.live.commands import LiveTarget, play
+from simulator.live.commands import LiveTarget, leftover_warning, live_server, play
 from simulator.progress import terminal_bars
 from simulator.protocol.profile import PROFILES
 from simulator.report.folder import check_writable, write_file
@@ -79,11 +79,9 @@ def _target(args: argparse.Namespace) -> LiveTarget:
     return LiveTarget(args.endpoint, args.rest, args.time_scale, args.stop_cmd, args.start_cmd)
 
 
-def _live_options(command: argparse.ArgumentParser, required: bool = False) -> None:
+def _live_options(command: argparse.ArgumentParser) -> None:
     live = command.add_argument_group("live (against a real endpoint)")
-    live.add_argument(
-        "--endpoint", required=required, help="run live against this ws:// or wss:// URL"
-    )
+    live.add_argument("--endpoint", help="run live against this ws:// or wss:// URL")
     live.add_argument("--rest", help="the endpoint's REST base URL (default: its host and port)")
     live.add_argument("--time-scale", type=float, help="scenario seconds per wall second")
     live.add_argument("--stop-cmd", help="shell command that stops the endpoint (server_outage)")
@@ -120,12 +118,17 @@ def cmd_diff(args: argparse.Namespace) -> int:
     loaded = with_seed(load(_scenario_path(args.scenario), args.profile), args.seed)
     out = args.out or REPORTS / loaded.scenario.name / "diff"
     check_writable(out)
+    if live_server(loaded, _target(args)) is None:
+        raise UsageError("diff needs a live endpoint: --endpoint URL, or server: {kind: live}")
     simulated = run(loaded)
+    warning = leftover_warning(loaded, _target(args))
+    if warning is not None:
+        print(f"syncsim diff: warning: {warning}", file=sys.stderr)
     live = play(loaded, _target(args))
     write_report(simulated, out / "sim")
     write_report(live, out / "live")
     differences = diff_runs(simulated, live)
-    text = diff_report(loaded.scenario.name, differences)
+    text = diff_report(loaded.scenario.name, differences, () if warning is None else (warning,))
     write_file(out / "diff.md", text)
     print(text, end="")
     print(f"reports: {out / 'sim'}, {out / 'live'}")
@@ -355,7 +358,7 @@ def parser() -> argparse.ArgumentParser:
     serve_p.set_defaults(handler=cmd_serve)
     diff_p = commands.add_parser("diff", help="run a scenario simulated and live, and compare")
     diff_p.add_argument("scenario", help="a scenario file, or a name under scenarios/")
-    _live_options(diff_p, required=True)
+    _live_options(diff_p)
     diff_p.add_argument("--seed", type=int, help="override the scenario's seed")
     diff_p.add_argument("--out", type=Path, help="output directory (default reports/<name>/diff)")
     _profile_option(diff_p, "run it")

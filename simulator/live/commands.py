@@ -88,6 +88,40 @@ def play(loaded: Loaded, target: LiveTarget | None = None) -> Run:
     return judge_history(loaded, run_live(loaded, server))
 
 
+def held_before(server: LiveServer, users: list[str]) -> dict[str, int]:
+    """How many items the endpoint already holds for each of `users` (REST pull); a user
+    whose pull fails is left out."""
+    from simulator.live.auth import mint, secret_from
+    from simulator.live.rest import PULL, post, rest_default
+    from simulator.protocol.kinds import items_in
+
+    secret = secret_from(server.jwt_secret_env)
+    base = server.rest_url or rest_default(server.url)
+    held = {}
+    for user in users:
+        body, _ = post(f"{base}{PULL}", user, mint(secret, user, time.time()), server.timeout)
+        if body is not None and items_in(body):
+            held[user] = items_in(body)
+    return held
+
+
+def leftover_warning(loaded: Loaded, target: LiveTarget) -> str | None:
+    """For `syncsim diff`: a warning when the endpoint is not empty before the live run, since
+    whatever it holds shows as a difference from the simulation."""
+    server = live_server(loaded, target)
+    if server is None:
+        return None
+    users = list(server.users) or sorted({d.user for d in loaded.scenario.devices})
+    held = held_before(server, users)
+    if not held:
+        return None
+    listed = ", ".join(f"{user} {count}" for user, count in sorted(held.items()))
+    return (
+        f"before the live run the endpoint already held {sum(held.values())} items ({listed}):"
+        " leftovers of an earlier run show as differences; start it on a fresh database"
+    )
+
+
 def with_live(loaded: Loaded, server: LiveServer) -> Loaded:
     """The scenario as run live; refusals of what cannot be done live apply here too."""
     from simulator.scenario.loader import refuse_unplayable_live

@@ -7,6 +7,7 @@ Timing differs by nature (wall time, real sockets), so metrics are shown, never 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from simulator.history import SERVER, Kind
@@ -104,8 +105,10 @@ def _word(passed: bool | None) -> str:
     return "-" if passed is None else ("pass" if passed else "FAIL")
 
 
-def diff_report(name: str, d: Differences) -> str:
+def diff_report(name: str, d: Differences, warnings: Sequence[str] = ()) -> str:
     lines = [f"# {name}: simulated against live", ""]
+    lines += [f"**Warning:** {warning}" for warning in warnings]
+    lines += [""] if warnings else []
     lines += [f"Verdicts: simulated {d.verdicts[0].upper()}, live {d.verdicts[1].upper()}.", ""]
     lines += [f"- live run inconclusive: {reason}" for reason in d.live_doubts]
     if not d.verdicts_differ:

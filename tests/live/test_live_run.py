@@ -202,6 +202,11 @@ def test_diff_compares_the_simulated_and_live_runs(served: Served, tmp_path: Pat
     assert "Server final state:" in report
     for side in ("sim", "live"):
         assert (tmp_path / "d" / side / "summary.json").exists()
+    assert "warning" not in done.stderr
+    # Again, against the server the first run left its data on: warned, in diff.md too.
+    again = syncsim("diff", str(scenario), "--out", str(tmp_path / "d2"))
+    assert "syncsim diff: warning: before the live run the endpoint already held" in again.stderr
+    assert "leftovers of an earlier run" in (tmp_path / "d2" / "diff.md").read_text()
 
 
 BIG = """
