@@ -14,6 +14,7 @@ item, so any difference left after settling is the system's. An item no user wro
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from simulator.checker.findings import Finding, WriteRef
@@ -85,18 +86,8 @@ def _divergence(
 ) -> Finding:
     """`held`: what the device and the server ended with (None: the server has no row)."""
     clashing = writes.clashing(key, held)
-    return Finding(
-        Anomaly.DIVERGENCE,
-        summary,
-        user=key[0],
-        entity_type=key[1],
-        entity_id=key[2],
-        devices=(device,),
-        cause=cause,
-        t=max((w.t for w in clashing), default=None),
-        writes=clashing,
-        rows=tuple(sorted(rows)),
-    )
+    finding = _finding(Anomaly.DIVERGENCE, device, key, summary, cause, rows)
+    return replace(finding, t=max((w.t for w in clashing), default=None), writes=clashing)
 
 
 def _compare(view: View, writes: _Writes, device: str, user: str) -> list[Finding]:

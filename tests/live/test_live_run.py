@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,11 @@ from conftest import SECRET, Served, start_server, stop_server
 
 from simulator.history import SERVER, History, Kind
 from simulator.live import auth
+from simulator.live.commands import play
+from simulator.live.managed import ManagedServer
 from simulator.protocol.kinds import ENTRY_MUTATIONS
+from simulator.scenario.loader import load_text
+from simulator.verdict import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -349,20 +354,24 @@ expect:
 """
 
 
-def test_a_server_outage_runs_live_through_the_users_stop_and_start_commands(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from simulator.live.commands import play
-    from simulator.live.managed import ManagedServer
-    from simulator.scenario.loader import load_text
-
+def outage_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_cmd: str | None = None
+) -> tuple[ManagedServer, Run]:
+    """OUTAGE against a managed `syncsim serve`, with its own commands or another start."""
     monkeypatch.setenv("SYNCSIM_JWT_SECRET", SECRET)
     server = ManagedServer.create(tmp_path / "server", "proposed")
     server.start()
+    target = replace(server.target(2000), start_cmd=start_cmd or server.start_cmd)
     try:
-        result = play(load_text("outage.yaml", OUTAGE), server.target(2000))
+        return server, play(load_text("outage.yaml", OUTAGE), target)
     finally:
         server.stop()
+
+
+def test_a_server_outage_runs_live_through_the_users_stop_and_start_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, result = outage_run(tmp_path, monkeypatch)
     outages = rows(result.history, Kind.SERVER_OUTAGE)
     assert [(r.op, r.reason) for r in outages] == [("down", None), ("up", None)]  # type: ignore[attr-defined]
     assert outages[0].detail["command"] == server.stop_cmd  # type: ignore[attr-defined]
@@ -380,18 +389,7 @@ def test_a_server_outage_runs_live_through_the_users_stop_and_start_commands(
 def test_a_live_outage_whose_start_command_fails_is_inconclusive(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from simulator.live.commands import LiveTarget, play
-    from simulator.live.managed import ManagedServer
-    from simulator.scenario.loader import load_text
-
-    monkeypatch.setenv("SYNCSIM_JWT_SECRET", SECRET)
-    server = ManagedServer.create(tmp_path / "server", "proposed")
-    server.start()
-    broken = LiveTarget(server.ws_url, server.rest_url, 2000, server.stop_cmd, "exit 7")
-    try:
-        result = play(load_text("outage.yaml", OUTAGE), broken)
-    finally:
-        server.stop()
+    _, result = outage_run(tmp_path, monkeypatch, start_cmd="exit 7")
     up = rows(result.history, Kind.SERVER_OUTAGE, op="up")
     assert [r.reason for r in up] == ["start command: exit code 7"]  # type: ignore[attr-defined]
     assert result.verdict.value == "inconclusive"
