@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from simulator.compare import DEFAULT_TOLERANCE_PCT, Comparison
@@ -234,15 +235,22 @@ def cmd_differential(args: argparse.Namespace) -> int:
     out = args.out or REPORTS / "differential"
     check_writable(out)
     cases = []
-    for path in paths:
-        for name in profiles:
-            case = run_case(path, name, out / path.stem / name)
+    # A live case mostly waits on wall time: several at once cost little CPU each.
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        running = [
+            pool.submit(run_case, path, name, out / path.stem / name)
+            for path in paths
+            for name in profiles
+        ]
+        for done in as_completed(running):
+            case = done.result()
             print(
                 f"{case.scenario}[{case.profile}]: {'agrees' if case.agrees else 'DIFFERS'}"
                 + "".join(f"\n  {line}" for line in case.unexplained),
                 flush=True,
             )
             cases.append(case)
+    cases.sort(key=lambda c: (c.scenario, c.profile))
     write_file(out / "differential.md", markdown(cases))
     write_file(out / "differential.json", as_json(cases))
     differing = sum(not c.agrees for c in cases)
@@ -397,6 +405,9 @@ def parser() -> argparse.ArgumentParser:
     )
     differential_p.add_argument("directory", nargs="?", default="scenarios")
     differential_p.add_argument("--out", type=Path, help="default reports/differential")
+    differential_p.add_argument(
+        "--workers", type=int, default=3, help="cases run at once (default 3)"
+    )
     _profile_option(differential_p, "run every scenario")
     differential_p.add_argument(
         "--no-mismatch",

@@ -1,12 +1,13 @@
 """A scenario's preload, carried out against a live endpoint: the same items the simulation
-writes into its store, pushed through the endpoint's own REST push before t=0, in batches,
-each under an idempotency key made from its content (so a retried or repeated push applies
-once). Each batch is a REST `push` row; the PRELOAD row says how many items the endpoint took.
+writes into its store, in the same order, pushed through the endpoint's own REST push before
+t=0, in batches, each under an idempotency key made from its content (so a retried or
+repeated push applies once). One REST `push` row per user says how many items went in how
+many requests; the PRELOAD row says how many the endpoint took.
 
-What cannot be carried over: a push is stored at the time it arrives, so the endpoint's rows
-are as new as the push, not spread over `over` as in the simulation; a catch-up window (7 or
-30 days) hides none of them. A scenario whose point is an old history behind the window
-(history_backfill) therefore shows less missing history live than simulated.
+A push is stored at the time it arrives, so a real endpoint's rows are as new as the push,
+not spread over `over` as in the simulation, and a catch-up window (7 or 30 days) hides none
+of them. Against `syncsim serve --clock-file` the run sets the server's clock to each item's
+own time and pushes it alone, so its rows are dated as the simulation dates them.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simulator.history import Kind
 from simulator.live import auth
+from simulator.live.clockfile import ClockSetting, write_clock
 from simulator.live.rest import PUSH, post
 from simulator.workload.preload import PreloadItem, preload_items
 
@@ -34,39 +37,51 @@ def _body(batch: Sequence[PreloadItem]) -> bytes:
     return json.dumps({"changes": changes}, sort_keys=True, separators=(",", ":")).encode()
 
 
+def _batches(run: LiveRun, items: list[PreloadItem]) -> list[list[PreloadItem]]:
+    # With a clock file the server's clock can be set to each item's own time, one push each.
+    size = 1 if run.server.clock_file is not None else BATCH
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+async def _push(run: LiveRun, user: str, batch: list[PreloadItem]) -> tuple[int, str]:
+    """(bytes sent, "" or why the endpoint did not take the batch)."""
+    if run.server.clock_file is not None:
+        write_clock(Path(run.server.clock_file), ClockSetting(batch[0].at, 0.0, time.time()))
+    body = _body(batch)
+    key = "syncsim-preload-" + hashlib.sha256(body).hexdigest()[:32]
+    token = auth.mint(run.secret, user, time.time())
+    answer, error = await asyncio.to_thread(
+        post, f"{run.rest_url}{PUSH}", user, token, run.timeout, body, key
+    )
+    return len(body), "" if answer is not None else error
+
+
 async def push_preload(run: LiveRun) -> None:
     scenario = run.loaded.scenario
     for spec, items in preload_items(scenario, run.life.catalogue):
-        pushed, why = 0, None
-        for start in range(0, len(items), BATCH):
-            batch = items[start : start + BATCH]
-            body = _body(batch)
-            key = "syncsim-preload-" + hashlib.sha256(body).hexdigest()[:32]
-            token = auth.mint(run.secret, spec.user, time.time())
-            answer, error = await asyncio.to_thread(
-                post, f"{run.rest_url}{PUSH}", spec.user, token, run.timeout, body, key
-            )
-            detail: dict[str, Any] = {"items": len(batch), "preload": True}
-            if answer is not None:
-                detail["answer"] = {k: answer[k] for k in ("applied", "lastSeq") if k in answer}
-            run.record(
-                Kind.REST,
-                None,
-                user=spec.user,
-                op="push",
-                bytes=len(body),
-                reason=error or None,
-                detail=detail,
-            )
-            if answer is None:
-                why = f"REST push refused: {error}"
+        pushed = requests = sent = 0
+        error = ""
+        for batch in _batches(run, items):
+            size, error = await _push(run, spec.user, batch)
+            requests, sent = requests + 1, sent + size
+            if error:
                 break
             pushed += len(batch)
+        detail = {"items": pushed, "requests": requests, "preload": True}
+        run.record(
+            Kind.REST,
+            None,
+            user=spec.user,
+            op="push",
+            bytes=sent,
+            reason=error or None,
+            detail={**detail, "stamped": "item times" if run.server.clock_file else "arrival"},
+        )
         run.record(
             Kind.PRELOAD,
             None,
             user=spec.user,
-            reason=why,
+            reason=f"REST push refused: {error}" if error else None,
             detail={
                 "entries": spec.entries,
                 "pieces": spec.pieces,

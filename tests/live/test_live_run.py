@@ -128,10 +128,10 @@ def test_a_preload_is_pushed_over_rest_before_t0_and_observed(
 ) -> None:
     done, history = run_live(PRELOADED, served, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    pushes = rows(history, Kind.REST, op="push")
-    # 262 items in batches of 200, every one before the plan's first step.
-    assert [r.detail["items"] for r in pushes] == [200, 62]  # type: ignore[attr-defined]
-    assert all(r.t == 0.0 and r.reason is None for r in pushes)  # type: ignore[attr-defined]
+    (push,) = rows(history, Kind.REST, op="push")
+    # 262 items in two requests of at most 200, before the plan's first step.
+    assert (push.detail["items"], push.detail["requests"]) == (262, 2)  # type: ignore[attr-defined]
+    assert push.t == 0.0 and push.reason is None  # type: ignore[attr-defined]
     (preload,) = rows(history, Kind.PRELOAD)
     assert preload.detail["pushed"] == 262 and preload.reason is None  # type: ignore[attr-defined]
     held = {r.entity_type for r in rows(history, Kind.SNAPSHOT, device=SERVER)}  # type: ignore[attr-defined]
