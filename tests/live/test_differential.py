@@ -99,10 +99,23 @@ def test_races_below_the_loops_resolution_explain_fewer_lww_violations_live() ->
     assert unexplained == [] and explained[0][3].startswith("edits closer than the event loop")
     # Without edits that close, the same difference is not explained.
     assert judge(loaded(PLAIN), d)[1] == ["lww_violation: simulated 3, live 1"]
-    # Nor is an item found only live.
-    new = (Found("logbook_entry", "e3", ("laptop",), "overwritten by an older write"),)
-    d = differences((("lww_violation", 3, 2),), sim_only=sim_only, live_only=new)
-    assert judge(loaded(RACES), d)[1] == ["lww_violation: simulated 3, live 2"]
+    # A race may also come out the other way live: an item only live is explained there.
+    new = (Found("logbook_entry", "e3", ("laptop",), ""),)
+    d = differences((("resurrection", 0, 1),), live_only=new)
+    assert judge(loaded(RACES), d)[1] == []
+    assert judge(loaded(PLAIN), d)[1] == ["resurrection: simulated 0, live 1"]
+
+
+QUOTA = "duration: 1d\ndevices: [{name: phone, quota: 72KB}, {name: laptop}]\n"
+
+
+def test_the_write_that_meets_a_full_quota_may_differ_by_a_tenth_either_way() -> None:
+    other = (Found("logbook_entry", "e9", ("phone",), "quota: quota exceeded"),)
+    close = differences((("lost_write", 24, 23),), live_only=other)
+    assert judge(loaded(QUOTA), close)[1] == []
+    far = differences((("lost_write", 24, 20),), live_only=other)
+    assert judge(loaded(QUOTA), far)[1] == ["lost_write: simulated 24, live 20"]
+    assert judge(loaded(PLAIN), close)[1] == ["lost_write: simulated 24, live 23"]
 
 
 GATE = """
@@ -139,3 +152,14 @@ def test_a_case_of_the_gate_runs_both_ways_and_agrees(
     assert simulated["anomalies"]["missing_history"] > 0
     for name in ("diff.md", "sim/report.html", "live/report.html"):
         assert (tmp_path / "out" / name).exists()
+
+
+def test_a_storm_bound_on_sync_requests_is_explained_only_for_a_storm() -> None:
+    d = differences(
+        verdicts=("pass", "fail"), expectations=(("sync_requests >= 500", "pass", "FAIL"),)
+    )
+    explained, unexplained = judge(loaded(STORM), d)
+    assert unexplained == [] and explained[0][0] == "sync_requests"
+    assert judge(loaded(PLAIN), d)[1] == [
+        "expectation `sync_requests >= 500`: simulated pass, live FAIL"
+    ]
