@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NAME ?= offline_week
 
-.PHONY: install test scenario e2e differential compare lint bench fuzz clean
+.PHONY: install test slow scenario e2e differential compare lint bench fuzz clean
 
 install: $(STAMP)
 
@@ -15,8 +15,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The suite without the slow tests (pyproject.toml's addopts deselect them) ...
 test: $(STAMP)
 	$(BIN)/pytest
+
+# ... and only them: month-long simulations and big live runs (CI runs both).
+slow: $(STAMP)
+	$(BIN)/pytest -m slow
 
 scenario: $(STAMP)
 	$(BIN)/syncsim run scenarios/$(NAME).yaml

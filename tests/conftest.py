@@ -1,11 +1,20 @@
-"""Shared fixtures: small scenarios written as YAML text, loaded the way users load them."""
+"""Shared fixtures: small scenarios written as YAML text, loaded the way users load them.
+
+Every hypothesis test runs under one profile that never judges by the clock: no deadline per
+example and no `too_slow` health check, so a slow or loaded machine cannot fail a test
+(`Input generation is slow` once did). A test's own `@settings` still sets its example count.
+"""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, settings
 from tests_support import SMALL_YAML
 
 from simulator.scenario.loader import Loaded, load_text
+
+settings.register_profile("syncsim", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("syncsim")
 
 
 @pytest.fixture(autouse=True)

@@ -143,6 +143,7 @@ def test_a_preload_is_pushed_over_rest_before_t0_and_observed(
     assert summary["verdict"] == "pass" and summary["anomalies"]["missing_history"] == 0
 
 
+@pytest.mark.slow  # a week played live (about 50 s of wall time), then simulated
 def test_offline_week_live_reaches_the_simulated_verdicts(tmp_path: Path) -> None:
     server = start_server(tmp_path / "serve.db", profile="legacy")
     try:
@@ -189,6 +190,7 @@ def test_an_unreachable_endpoint_exits_3(tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow  # two diffs, each a day played live and simulated; a small live run is not slow
 def test_diff_compares_the_simulated_and_live_runs(served: Served, tmp_path: Path) -> None:
     scenario = scenario_file(SMALL, served, tmp_path)
     done = syncsim(
@@ -214,9 +216,10 @@ def test_diff_compares_the_simulated_and_live_runs(served: Served, tmp_path: Pat
     assert "leftovers of an earlier run" in (tmp_path / "d2" / "diff.md").read_text()
 
 
+# Half an hour holds over a thousand 1009 closes: the phone reconnects every few scenario seconds.
 BIG = """
 name: live_big
-duration: 2h
+duration: 30m
 settle: 5m
 profile: legacy
 server:
