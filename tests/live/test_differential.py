@@ -136,6 +136,7 @@ faults:
 """
 
 
+@pytest.mark.slow
 def test_a_case_of_the_gate_runs_both_ways_and_agrees(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
