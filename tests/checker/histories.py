@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.checker.check import CheckResult, check
+from simulator.checker.findings import WriteRef
 from simulator.history import SERVER, History, Kind, Record
 from simulator.protocol.timefmt import iso_z, parse_iso_z
 
@@ -451,3 +452,17 @@ def run(rows: list[Record]) -> CheckResult:
 def found(result: CheckResult) -> dict[str, int]:
     """The non-zero anomaly counts: what a test expects to see, and nothing else."""
     return {name: count for name, count in result.counts.items() if count}
+
+
+def ref(row: int, rec: Record) -> WriteRef:
+    """The WriteRef a finding should carry for the write at `row`."""
+    assert rec.kind is Kind.WRITE
+    return WriteRef(
+        row=row,
+        write_id=rec.write_id or "",
+        device=rec.device or "",
+        op=rec.op or "",
+        t=rec.t,
+        device_time=rec.device_time or 0.0,
+        updated_at=rec.updated_at,
+    )

@@ -27,6 +27,7 @@ from histories import (
     merge,
     meta,
     queue,
+    ref,
     reload,
     run,
     sent,
@@ -36,7 +37,7 @@ from histories import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.checker.findings import Finding, WriteRef
+from simulator.checker.findings import Finding
 from simulator.checker.names import EXPECTABLE, Anomaly
 from simulator.errors import UsageError
 from simulator.history import SERVER, History, Kind, Record
@@ -47,20 +48,6 @@ def only(findings: tuple[Finding, ...], anomaly: Anomaly) -> Finding:
     matching = [f for f in findings if f.anomaly is anomaly]
     assert len(matching) == 1, matching
     return matching[0]
-
-
-def ref(row: int, rec: Record) -> WriteRef:
-    """The WriteRef a finding should carry for the write at `row`."""
-    assert rec.kind is Kind.WRITE
-    return WriteRef(
-        row=row,
-        write_id=rec.write_id or "",
-        device=rec.device or "",
-        op=rec.op or "",
-        t=rec.t,
-        device_time=rec.device_time or 0.0,
-        updated_at=rec.updated_at,
-    )
 
 
 # -- a clean run ------------------------------------------------------------------------------

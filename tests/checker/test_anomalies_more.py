@@ -24,6 +24,7 @@ from histories import (
     meta,
     piece_held,
     queue,
+    ref,
     run,
     sent,
     server_holds,
@@ -31,9 +32,9 @@ from histories import (
     write_failed,
 )
 
-from simulator.checker.findings import Finding, WriteRef
+from simulator.checker.findings import Finding
 from simulator.checker.names import Anomaly
-from simulator.history import SERVER, Kind, Record
+from simulator.history import SERVER, Record
 
 
 def only(findings: tuple[Finding, ...], anomaly: Anomaly) -> Finding:
@@ -41,20 +42,6 @@ def only(findings: tuple[Finding, ...], anomaly: Anomaly) -> Finding:
     matching = [f for f in findings if f.anomaly is anomaly]
     assert len(matching) == 1, matching
     return matching[0]
-
-
-def ref(row: int, rec: Record) -> WriteRef:
-    """The WriteRef a finding should carry for the write at `row`."""
-    assert rec.kind is Kind.WRITE
-    return WriteRef(
-        row=row,
-        write_id=rec.write_id or "",
-        device=rec.device or "",
-        op=rec.op or "",
-        t=rec.t,
-        device_time=rec.device_time or 0.0,
-        updated_at=rec.updated_at,
-    )
 
 
 def placeholder(t: float) -> Record:

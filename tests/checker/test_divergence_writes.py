@@ -15,6 +15,7 @@ from histories import (
     holds,
     meta,
     queue,
+    ref,
     run,
     sent,
     server_holds,
@@ -22,23 +23,9 @@ from histories import (
 )
 from tests_support import SMALL_YAML
 
-from simulator.checker.findings import Finding, WriteRef
+from simulator.checker.findings import Finding
 from simulator.checker.names import Anomaly
 from simulator.cli import main
-from simulator.history import Kind, Record
-
-
-def ref(row: int, rec: Record) -> WriteRef:
-    assert rec.kind is Kind.WRITE
-    return WriteRef(
-        row=row,
-        write_id=rec.write_id or "",
-        device=rec.device or "",
-        op=rec.op or "",
-        t=rec.t,
-        device_time=rec.device_time or 0.0,
-        updated_at=rec.updated_at,
-    )
 
 
 def divergences(findings: tuple[Finding, ...]) -> list[Finding]:
