@@ -304,7 +304,10 @@ EPILOG = """examples:
   syncsim matrix offline_week               under every profile, side by side
   syncsim e2e scenarios --junit junit.xml   every scenario under every profile: the CI gate
   syncsim serve --port 8787 --profile seq   the reference server on real WebSockets
-  syncsim run offline_week --endpoint ws://127.0.0.1:8787/sync/ws   live
+  syncsim run offline_week --endpoint ws://127.0.0.1:8787/sync/ws --rest http://127.0.0.1:8788
+                                            live, against that server
+  syncsim differential scenarios            simulated and live against syncsim serve, per
+                                            scenario and profile: the same verdicts?
   syncsim compare reports/x/matrix/proposed reports/x/matrix/legacy
 
 exit codes:
@@ -313,7 +316,8 @@ exit codes:
   2  bad input: a scenario, a history, the arguments, an unwritable report
   3  a live endpoint could not be reached
   4  inconclusive: the evidence cannot be trusted (live observer failed, nothing stored,
-     never quiet)
+     never quiet, preload refused, an outage command failed, the endpoint lacks what the
+     client relies on)
 """
 
 
