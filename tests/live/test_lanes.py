@@ -211,7 +211,10 @@ def test_frames_due_before_a_cut_get_there_and_only_those_still_on_their_way_are
 def test_what_the_device_sent_before_closing_still_leaves_then_the_close(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    run = live_run(monkeypatch, scale=100000, latency="10s", jitter="1s")
+    # The way down takes 1000 h (36 wall seconds at this scale): however slowly the machine
+    # runs the close, the two frames coming down are still on their way when it ends.
+    down = "1s, down: {latency: 1000h, jitter: 0s}"
+    run = live_run(monkeypatch, scale=100000, latency="10s", jitter=down)
     device = run.devices["phone"]
 
     async def scenario() -> StandIn:
