@@ -123,7 +123,14 @@ def diff_report(name: str, d: Differences, warnings: Sequence[str] = ()) -> str:
     lines += [
         "",
         f"Server final state: {len(d.only_sim)} items only in the simulation, "
-        f"{len(d.only_live)} only live, {len(d.different_value)} with another value.",
+        f"{len(d.only_live)} only live, {len(d.different_value)} with another value"
+        + (
+            " (a write is stamped with its device's clock when it is made, and live that"
+            " instant is not the simulation's, so an item's times differ even where the rest"
+            " is the same)."
+            if d.different_value
+            else "."
+        ),
     ]
     for label, ids in (
         ("only simulated", d.only_sim),
