@@ -62,10 +62,9 @@ def live_server(loaded: Loaded, target: LiveTarget) -> LiveServer | None:
     """The live endpoint this run targets: the scenario's, or the one given on the command
     line (which turns a simulated scenario into a live one); None: simulate."""
     server = loaded.scenario.server
-    if target.endpoint is None and not isinstance(server, LiveServer):
-        return None
     if not isinstance(server, LiveServer):
-        assert target.endpoint is not None
+        if target.endpoint is None:
+            return None
         server = LiveServer(kind="live", url=target.endpoint)
     given = {
         "url": target.endpoint,
@@ -91,7 +90,7 @@ def play(loaded: Loaded, target: LiveTarget | None = None) -> Run:
 def held_before(server: LiveServer, users: list[str]) -> dict[str, int]:
     """How many items the endpoint already holds for each of `users` (REST pull); a user
     whose pull fails is left out."""
-    from simulator.live.auth import mint, secret_from
+    from simulator.live.auth import secret_from
     from simulator.live.rest import PULL, post, rest_default
     from simulator.protocol.kinds import items_in
 
@@ -99,18 +98,15 @@ def held_before(server: LiveServer, users: list[str]) -> dict[str, int]:
     base = server.rest_url or rest_default(server.url)
     held = {}
     for user in users:
-        body, _ = post(f"{base}{PULL}", user, mint(secret, user, time.time()), server.timeout)
-        if body is not None and items_in(body):
-            held[user] = items_in(body)
+        body, _ = post(f"{base}{PULL}", user, secret, server.timeout)
+        if body is not None and (count := items_in(body)):
+            held[user] = count
     return held
 
 
-def leftover_warning(loaded: Loaded, target: LiveTarget) -> str | None:
+def leftover_warning(loaded: Loaded, server: LiveServer) -> str | None:
     """For `syncsim diff`: a warning when the endpoint is not empty before the live run, since
     whatever it holds shows as a difference from the simulation."""
-    server = live_server(loaded, target)
-    if server is None:
-        return None
     users = list(server.users) or sorted({d.user for d in loaded.scenario.devices})
     held = held_before(server, users)
     if not held:

@@ -183,9 +183,7 @@ def judge(loaded: Loaded, d: Differences) -> tuple[list[Explained], list[str]]:
         sim_only, live_only = only.get(anomaly, ((), ()))
         # An item found live that the simulation found too, for the same cause (between other
         # devices, in a race), is no new finding.
-        new = {(f.entity_id, f.cause) for f in live_only} - {
-            (f.entity_id, f.cause) for f in sim_only
-        }
+        new = _items(live_only) - _items(sim_only)
         if known is not None and known.allows(sim, live, bool(new)):
             explained.append((anomaly, sim, live, f"{known.name}: {known.why}"))
         elif live < sim and not new and all(f.entity_id in timing for f in sim_only):
@@ -205,16 +203,23 @@ def judge(loaded: Loaded, d: Differences) -> tuple[list[Explained], list[str]]:
     return explained, unexplained
 
 
+def _play_live(loaded: Loaded, server_profile: str, out: Path) -> tuple[Run, float]:
+    """The scenario live against a `syncsim serve` of its own with `server_profile`, at the
+    gate's time scale; the run and that scale."""
+    scenario = loaded.scenario
+    scale = time_scale_for(scenario.duration + scenario.settle)
+    server = ManagedServer.create(out / "server", server_profile)
+    server.start()
+    try:
+        return play(loaded, server.target(scale)), scale
+    finally:
+        server.stop()
+
+
 def run_case(path: Path, profile: str, out: Path) -> Case:
     loaded = load(path, profile)
     scenario = loaded.scenario
-    scale = time_scale_for(scenario.duration + scenario.settle)
-    server = ManagedServer.create(out / "server", profile)
-    server.start()
-    try:
-        live = play(loaded, server.target(scale))
-    finally:
-        server.stop()
+    live, scale = _play_live(loaded, profile, out)
     simulated = play(loaded)
     _write_reports(simulated, live, out)
     d = diff_runs(simulated, live)
@@ -237,25 +242,17 @@ class Mismatch:
 
     @property
     def holds(self) -> bool:
-        """The preflight named the mismatch, and a client relying on what the server lacks
-        is not judged as data loss."""
+        """The preflight named the mismatch."""
         return bool(self.named)
 
 
 def mismatch_case(path: Path, client: str, server_profile: str, out: Path) -> Mismatch:
     loaded = load(path, client)
-    scenario = loaded.scenario
-    server = ManagedServer.create(out / "server", server_profile)
-    server.start()
-    try:
-        live = play(loaded, server.target(time_scale_for(scenario.duration + scenario.settle)))
-    finally:
-        server.stop()
+    live, _ = _play_live(loaded, server_profile, out)
     write_folder(out / "live", render(live))
     named = tuple(mismatches(preflight_rows(live.history)))
-    return Mismatch(
-        scenario.name, client, server_profile, live.verdict.value, named, live.result.doubts
-    )
+    name = loaded.scenario.name
+    return Mismatch(name, client, server_profile, live.verdict.value, named, live.result.doubts)
 
 
 def _write_reports(simulated: Run, live: Run, out: Path) -> None:

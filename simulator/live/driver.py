@@ -262,11 +262,17 @@ class LiveRun:
             self._close(device, sock, row, 1009, "message too big")
         return True
 
-    async def _deliver_up(self, device: DeviceRuntime, sock: Socket, item: Up) -> None:
+    def _intercepted(self, device: DeviceRuntime, sock: Socket, item: Up) -> bool:
+        """A frame leaves the proxy: answered on the server's behalf (a fault such as
+        error_every), or on its way to the endpoint (False)."""
         self._stir()
         answer = self.life.intercept(device, item.send.frame)
         if answer is not None:
             self._incoming(device, sock, answer.encode())
+        return answer is not None
+
+    async def _deliver_up(self, device: DeviceRuntime, sock: Socket, item: Up) -> None:
+        if self._intercepted(device, sock, item):
             return
         try:
             await asyncio.wait_for(sock.ws.send(item.send.text), self.timeout)
@@ -466,10 +472,7 @@ class LiveRun:
         flight. Only what was still on its way is lost."""
         now = time.monotonic()
         for up in sock.up.take_due(now):
-            self._stir()
-            answer = self.life.intercept(device, up.send.frame)
-            if answer is not None:
-                self._incoming(device, sock, answer.encode())
+            if self._intercepted(device, sock, up):
                 continue
             try:  # one frame, written whole before the abort; the lane's sender is bypassed
                 sock.ws.protocol.send_text(up.send.text.encode())
@@ -530,9 +533,8 @@ class LiveRun:
             self.record(Kind.REST, device, op="pull", reason=refusal)
             self._tell(self.life.pulled, device, None)
             return
-        token = auth.mint(self.secret, device.user, time.time())
         body, error = await asyncio.to_thread(
-            post, f"{self.rest_url}{PULL}", device.user, token, self.timeout
+            post, f"{self.rest_url}{PULL}", device.user, self.secret, self.timeout
         )
         self._stir()
         if body is None:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simulator.history import Kind
-from simulator.live import auth
 from simulator.live.clockfile import ClockSetting, write_clock
 from simulator.live.rest import PUSH, post
 from simulator.workload.preload import PreloadItem, preload_items
@@ -49,9 +48,8 @@ async def _push(run: LiveRun, user: str, batch: list[PreloadItem]) -> tuple[int,
         write_clock(Path(run.server.clock_file), ClockSetting(batch[0].at, 0.0, time.time()))
     body = _body(batch)
     key = "syncsim-preload-" + hashlib.sha256(body).hexdigest()[:32]
-    token = auth.mint(run.secret, user, time.time())
     answer, error = await asyncio.to_thread(
-        post, f"{run.rest_url}{PUSH}", user, token, run.timeout, body, key
+        post, f"{run.rest_url}{PUSH}", user, run.secret, run.timeout, body, key
     )
     return len(body), "" if answer is not None else error
 
@@ -67,7 +65,7 @@ async def push_preload(run: LiveRun) -> None:
             if error:
                 break
             pushed += len(batch)
-        detail = {"items": pushed, "requests": requests, "preload": True}
+        stamped = "item times" if run.server.clock_file else "arrival"
         run.record(
             Kind.REST,
             None,
@@ -75,7 +73,7 @@ async def push_preload(run: LiveRun) -> None:
             op="push",
             bytes=sent,
             reason=error or None,
-            detail={**detail, "stamped": "item times" if run.server.clock_file else "arrival"},
+            detail={"items": pushed, "requests": requests, "preload": True, "stamped": stamped},
         )
         run.record(
             Kind.PRELOAD,

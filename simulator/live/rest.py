@@ -6,10 +6,13 @@ reason, never as an exception."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
+
+from simulator.live import auth
 
 PULL = "/api/sync/pull"
 PUSH = "/api/sync/push"
@@ -25,14 +28,14 @@ def rest_default(ws_url: str) -> str:
 def post(
     url: str,
     user: str,
-    token: str,
+    secret: str,
     timeout: float,
     body: bytes = b"{}",
     idempotency_key: str | None = None,
 ) -> tuple[dict[str, Any] | None, str]:
-    """(the answer, "") or (None, why not)."""
+    """(the answer, "") or (None, why not), as `user` with a token minted now."""
     headers = {
-        "Authorization": f"Bearer {token}",
+        "Authorization": f"Bearer {auth.mint(secret, user, time.time())}",
         "X-User-Id": user,
         "Content-Type": "application/json",
     }

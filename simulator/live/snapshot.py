@@ -16,7 +16,6 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from simulator.history import Kind
-from simulator.live import auth
 from simulator.live.rest import PULL, post
 from simulator.protocol.codec import BadFrame, Frame, FrameType, decode
 from simulator.protocol.entities import fingerprint, stamp_text
@@ -33,8 +32,9 @@ EPOCH_CURSOR = iso_z(0)
 
 async def observe_server(run: LiveRun, user: str) -> None:
     rows: dict[tuple[str, str], tuple[bool, dict[str, Any]]] = {}
-    token = auth.mint(run.secret, user, time.time())
-    body, error = await asyncio.to_thread(post, f"{run.rest_url}{PULL}", user, token, run.timeout)
+    body, error = await asyncio.to_thread(
+        post, f"{run.rest_url}{PULL}", user, run.secret, run.timeout
+    )
     if body is None:
         run.record(Kind.PEER_ERROR, None, user=user, reason=f"observer REST pull failed: {error}")
     else:
