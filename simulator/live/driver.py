@@ -42,6 +42,7 @@ from websockets.exceptions import (
     InvalidState,
     InvalidStatus,
 )
+from websockets.protocol import State
 
 from simulator.errors import EndpointError
 from simulator.history import NOT_SENT, History, Kind
@@ -477,7 +478,7 @@ class LiveRun:
             try:  # one frame, written whole before the abort; the lane's sender is bypassed
                 sock.ws.protocol.send_text(up.send.text.encode())
                 sock.ws.send_data()
-            except (InvalidState, ConnectionClosed, OSError):  # closing: it never left
+            except (InvalidState, ConnectionClosed, OSError, RuntimeError):  # closing: never left
                 self._lost(device, sock, up.fields, "connection closed before the frame left")
         for down in sock.down.take_due(now):
             self._arrive(device, sock, down)
@@ -487,10 +488,14 @@ class LiveRun:
         if sock is None:
             return
         self._flush_due(device, sock)
-        # Half a frame, then the socket dies: what a dropped TCP connection looks like.
-        sock.ws.transport.write(
-            truncated_frame('{"type":"PING","timestamp":"1970-01-01T00:00:00.000Z"}')
-        )
+        # Half a frame, then the socket dies: what a dropped TCP connection looks like. Once a
+        # closing handshake has begun (the endpoint's close may be in, its record not yet
+        # written by the reader) the socket may be half-closed: nothing more can be written.
+        if sock.ws.protocol.state is State.OPEN and not sock.ws.transport.is_closing():
+            with contextlib.suppress(RuntimeError):  # written EOF: the library half-closed it
+                sock.ws.transport.write(
+                    truncated_frame('{"type":"PING","timestamp":"1970-01-01T00:00:00.000Z"}')
+                )
         sock.ws.transport.abort()
         row = self._ended(device, sock, reason, NETWORK)
         if row is not None:

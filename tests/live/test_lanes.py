@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import SECRET
+from websockets.protocol import State
 
 from simulator.history import Kind
 from simulator.live.driver import CLIENT_CLOSED, ENDPOINT, LiveRun, Socket
@@ -45,9 +46,14 @@ class StandIn:
         self.sent: list[str] = []
         self.closed_with: int | None = None
         self.protocol = SimpleNamespace(
-            close_rcvd=None, close_sent=None, send_text=lambda data: self.sent.append(data.decode())
+            close_rcvd=None,
+            close_sent=None,
+            state=State.OPEN,
+            send_text=lambda data: self.sent.append(data.decode()),
         )
-        self.transport = SimpleNamespace(write=lambda data: None, abort=lambda: None)
+        self.transport = SimpleNamespace(
+            write=lambda data: None, abort=lambda: None, is_closing=lambda: False
+        )
 
     def send_data(self) -> None:
         pass
@@ -206,6 +212,31 @@ def test_frames_due_before_a_cut_get_there_and_only_those_still_on_their_way_are
     assert numbers(ws.sent) == list(range(5))
     assert numbers(received) == list(range(100, 105))
     assert [r for r in run.history if r.kind is Kind.FRAME_LOST] == []
+
+
+def test_a_cut_once_the_closing_handshake_has_begun_writes_nothing_and_still_ends_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The endpoint's close is in and the library has half-closed the socket, but the reader
+    # has not yet written its row when a drop comes: the cut must not write (it would raise
+    # "Cannot call write() after write_eof()") and still ends the connection.
+    run = live_run(monkeypatch)
+    device = run.devices["phone"]
+
+    def refuse(_data: bytes) -> None:
+        raise RuntimeError("Cannot call write() after write_eof()")
+
+    async def scenario() -> StandIn:
+        ws = StandIn()
+        ws.protocol.state = State.CLOSING
+        ws.transport.write = refuse
+        run.attach(device, ws, "phone:1", device.client.attempt)  # type: ignore[arg-type]
+        run.cut(device, "connection dropped")
+        return ws
+
+    asyncio.run(scenario())
+    (ended,) = [r for r in run.history if r.kind is Kind.DISCONNECT]
+    assert ended.reason == "connection dropped" and ended.detail["handshake"] == "aborted"  # type: ignore[index]
 
 
 def test_what_the_device_sent_before_closing_still_leaves_then_the_close(
