@@ -155,6 +155,7 @@ class LiveRun:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._failures: list[BaseException] = []
         self._moved = 0.0  # monotonic wall time a frame last moved (or a connection changed)
+        self._meant: float | None = None  # scenario time of the step being applied, if any
         self.frozen = False  # the lifecycle is told nothing any more
         self._switching: set[asyncio.Task[Any]] = set()  # stop/start commands under way
         self._switch_lock = asyncio.Lock()
@@ -197,6 +198,16 @@ class LiveRun:
         if not self.frozen:
             news(*args)
 
+    def _wall_meant(self) -> float:
+        """The wall moment the proxy dates a frame from: that of the step being applied, when
+        the event loop ran it late (a millisecond is seconds of scenario time at a high time
+        scale), so a frame sent by a step and a cut planned after its arrival keep the
+        simulation's order; otherwise the wall clock now."""
+        now = time.monotonic()
+        if self._meant is None or self._wall0 is None:
+            return now
+        return min(now, self._wall0 + self._meant / self.scale)
+
     def _stir(self) -> None:
         self._moved = time.monotonic()
 
@@ -233,7 +244,7 @@ class LiveRun:
 
     def _judge(self, device: DeviceRuntime, direction: str, size: int) -> Any:
         proxy = self.wires[device.name].proxy
-        return proxy.judge(direction, size, time.monotonic(), device.refusal(), device.blocked)
+        return proxy.judge(direction, size, self._wall_meant(), device.refusal(), device.blocked)
 
     def send(self, device: DeviceRuntime, send: Send) -> None:
         fields = frame_fields(send.text, send.write_id, send.frame)
@@ -471,7 +482,7 @@ class LiveRun:
         scheduled before the cut happens before it: the event loop's own delay (a millisecond
         is seconds of scenario time at a high time scale) must not turn into frames lost in
         flight. Only what was still on its way is lost."""
-        now = time.monotonic()
+        now = self._wall_meant()
         for up in sock.up.take_due(now):
             if self._intercepted(device, sock, up):
                 continue
@@ -584,7 +595,11 @@ class LiveRun:
     async def _execute(self) -> None:
         for step in self.plan:
             await self._sleep_until(step.t)
-            self.life.apply(step)
+            self._meant = step.t
+            try:
+                self.life.apply(step)
+            finally:
+                self._meant = None
 
     def unsettled(self) -> dict[str, list[str]]:
         """Per device, what it still has under way; a device that has settled is not named."""

@@ -399,3 +399,45 @@ def test_a_live_outage_whose_start_command_fails_is_inconclusive(
     assert "a server outage could not be carried out: start command: exit code 7" in (
         result.result.doubts
     )
+
+
+LATE_STEP = """
+name: live_late_step
+seed: 6
+duration: 2h
+settle: 10m
+profile: proposed
+server: {{kind: live, url: "{ws}", rest_url: "{rest}", time_scale: 3600, timeout: 5s}}
+devices:
+  - name: phone
+    link: {{latency: 1s}}
+    workload: {{entries_per_day: 0, pieces_per_day: 0}}
+steps:
+  - {{at: 1h, device: phone, do: create, item: E1}}
+  - {{at: 1h1m, device: phone, do: disconnect}}
+expect:
+  lost_write: 0
+"""
+
+
+def test_a_step_the_event_loop_runs_late_keeps_the_simulations_order(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write is sent 1 s of latency before a cut planned a minute later; the loop stalls
+    half a wall second (30 scenario minutes) before the write's step. The proxy dates the frame
+    from the step's own time, so it is delivered before the cut, as in the simulation."""
+    from simulator.live.driver import LiveRun
+
+    sleep_until = LiveRun._sleep_until
+
+    async def stalled(run: LiveRun, scenario_time: float) -> None:
+        await sleep_until(run, scenario_time)
+        if scenario_time == 3600:
+            time.sleep(0.5)  # the whole loop is held, as under load
+
+    monkeypatch.setattr(LiveRun, "_sleep_until", stalled)
+    result = play(load_text("late.yaml", LATE_STEP.format(ws=served.ws_url, rest=served.rest_url)))
+    history = result.history
+    assert rows(history, Kind.DISCONNECT, device="phone", reason="connection dropped")
+    assert not rows(history, Kind.FRAME_LOST, device="phone")
+    assert result.result.counts["lost_write"] == 0
