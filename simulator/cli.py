@@ -169,7 +169,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     name = load(path).scenario.name
     out = args.out or REPORTS / name / "matrix"
     check_writable(out)
-    rows = run_matrix(path, args.seed, _target(args))
+    profiles = tuple(dict.fromkeys(args.profile or PROFILES))
+    rows = run_matrix(path, args.seed, _target(args), profiles)
     for row in rows:
         write_report(row.run, out / row.profile)
     write_file(out / "matrix.json", matrix_json(rows))
@@ -391,6 +392,13 @@ def parser() -> argparse.ArgumentParser:
     matrix_p.add_argument("--seed", type=int, help="override the scenario's seed")
     matrix_p.add_argument(
         "--out", type=Path, help="output directory (default reports/<name>/matrix)"
+    )
+    matrix_p.add_argument(
+        "--profile",
+        action="append",
+        choices=sorted(PROFILES),
+        help="only this profile (repeat for several; default every profile), e.g. the ones a"
+        " live endpoint implements",
     )
     _live_options(matrix_p)
     matrix_p.set_defaults(handler=cmd_matrix)

@@ -27,11 +27,14 @@ class MatrixRow:
 
 
 def run_matrix(
-    path: Path, seed: int | None = None, target: LiveTarget = SIMULATED
+    path: Path,
+    seed: int | None = None,
+    target: LiveTarget = SIMULATED,
+    profiles: tuple[str, ...] = tuple(PROFILES),
 ) -> list[MatrixRow]:
-    """Every profile's run (live when `target` or the scenario names an endpoint); every
-    profile is validated before the first one runs."""
-    loaded = [with_seed(load(path, name), seed) for name in PROFILES]
+    """Each of `profiles`' runs, in that order (live when `target` or the scenario names an
+    endpoint); every profile is validated before the first one runs."""
+    loaded = [with_seed(load(path, name), seed) for name in profiles]
     return [MatrixRow(one.profile.name, play(one, target)) for one in loaded]
 
 

@@ -156,6 +156,18 @@ def test_run_takes_a_profile(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "o" / "summary.json").read_text())["profile"]["name"] == "seq"
 
 
+def test_matrix_runs_the_profiles_asked_for_in_that_order(tmp_path: Path) -> None:
+    scenario = write(tmp_path, "small.yaml", SMALL_YAML)
+    out = tmp_path / "m"
+    args = ["matrix", str(scenario), "--out", str(out), "--profile", "seq", "--profile", "legacy"]
+    assert main(args) == 0
+    assert [row["profile"] for row in json.loads((out / "matrix.json").read_text())["rows"]] == [
+        "seq",
+        "legacy",
+    ]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["legacy", "seq"]
+
+
 def test_e2e_runs_every_profile_by_default_and_writes_one_junit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
