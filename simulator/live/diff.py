@@ -10,8 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from simulator.history import SERVER, Kind
+from simulator.history import SERVER, Kind, Record
 from simulator.verdict import Run
+
+# What a snapshot row keeps of an item beside its fingerprint, and the name a user knows it by.
+# An entry's identity is a digest of what was typed (everything but its ids and stamps).
+_COMPARED = (
+    ("updated_at", "updatedAt"),
+    ("content", "content"),
+    ("title", "title"),
+    ("composer", "composer"),
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -34,7 +43,7 @@ class Differences:
     anomalies: tuple[tuple[str, int, int], ...]
     only_sim: tuple[str, ...]  # items the simulated server ends with, and the live one not
     only_live: tuple[str, ...]
-    different_value: tuple[str, ...]
+    different_value: tuple[tuple[str, tuple[str, ...]], ...]  # (item id, fields that differ)
     verdicts: tuple[str, str] = ("pass", "pass")  # (simulated, live)
     live_doubts: tuple[str, ...] = ()
     # Per differing anomaly, the findings only one run has: (anomaly, only simulated, only live)
@@ -45,12 +54,26 @@ class Differences:
         return bool(self.expectations or self.anomalies or self.verdicts[0] != self.verdicts[1])
 
 
-def _server_state(run: Run) -> dict[tuple[str, str, str], str | None]:
+def _server_state(run: Run) -> dict[tuple[str, str, str], Record]:
     return {
-        (str(r.user), str(r.entity_type), str(r.entity_id)): r.fingerprint
+        (str(r.user), str(r.entity_type), str(r.entity_id)): r
         for r in run.history
         if r.kind is Kind.SNAPSHOT and r.device == SERVER and r.op == "live"
     }
+
+
+def _field(row: Record, name: str) -> object:
+    return row.updated_at if name == "updated_at" else (row.detail or {}).get(name)
+
+
+def differing_fields(simulated: Record, live: Record) -> tuple[str, ...]:
+    """Which of the fields the snapshot rows keep differ between two stored values of one
+    item; `other fields` when only the fingerprint tells them apart (createdAt, device_id or
+    a field the server adds)."""
+    named = tuple(
+        label for name, label in _COMPARED if _field(simulated, name) != _field(live, name)
+    )
+    return named or ("other fields",)
 
 
 def _found(run: Run, anomaly: str) -> set[Found]:
@@ -92,7 +115,9 @@ def diff_runs(simulated: Run, live: Run) -> Differences:
         tuple(sorted(k[2] for k in live_state.keys() - sim_state.keys())),
         tuple(
             sorted(
-                k[2] for k in sim_state.keys() & live_state.keys() if sim_state[k] != live_state[k]
+                (k[2], differing_fields(sim_state[k], live_state[k]))
+                for k in sim_state.keys() & live_state.keys()
+                if sim_state[k].fingerprint != live_state[k].fingerprint
             )
         ),
         (simulated.verdict.value, live.verdict.value),
@@ -120,23 +145,38 @@ def diff_report(name: str, d: Differences, warnings: Sequence[str] = ()) -> str:
     for anomaly, only_sim, only_live in d.findings:
         lines += [f"  - {anomaly} only simulated: {text}" for text in only_sim[:20]]
         lines += [f"  - {anomaly} only live: {text}" for text in only_live[:20]]
-    lines += [
-        "",
+    lines += ["", _state_line(d)]
+    for label, ids in (("only simulated", d.only_sim), ("only live", d.only_live)):
+        if ids:
+            lines.append(f"- {label}: {_ids(ids)}")
+    for fields, ids in _by_fields(d.different_value):
+        lines.append(f"- different {', '.join(fields)}: {_ids(ids)}")
+    return "\n".join(lines) + "\n"
+
+
+def _state_line(d: Differences) -> str:
+    line = (
         f"Server final state: {len(d.only_sim)} items only in the simulation, "
         f"{len(d.only_live)} only live, {len(d.different_value)} with another value"
-        + (
+    )
+    if any("updatedAt" in fields for _, fields in d.different_value):
+        line += (
             " (a write is stamped with its device's clock when it is made, and live that"
-            " instant is not the simulation's, so an item's times differ even where the rest"
-            " is the same)."
-            if d.different_value
-            else "."
-        ),
-    ]
-    for label, ids in (
-        ("only simulated", d.only_sim),
-        ("only live", d.only_live),
-        ("different value", d.different_value),
-    ):
-        if ids:
-            lines.append(f"- {label}: {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}")
-    return "\n".join(lines) + "\n"
+            " instant is not the simulation's, so an updatedAt differs even where the rest"
+            " is the same)"
+        )
+    return line + "."
+
+
+def _by_fields(
+    different: tuple[tuple[str, tuple[str, ...]], ...],
+) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The differing items grouped by which fields differ, the largest group first."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for entity_id, fields in different:
+        groups.setdefault(fields, []).append(entity_id)
+    return sorted(((f, tuple(ids)) for f, ids in groups.items()), key=lambda g: -len(g[1]))
+
+
+def _ids(ids: Sequence[str]) -> str:
+    return f"{', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}"
