@@ -61,6 +61,7 @@ def observe(sim: Recorder, device: Any, output: ClientOutput) -> None:
             fingerprint=output.fingerprint,
             updated_at=output.updated_at,
             reason=None if output.origin == "user" else output.origin,
+            detail=None if output.label is None else {"label": output.label},
         )
     elif isinstance(output, WriteFailed):
         sim.record(
@@ -151,8 +152,11 @@ def frame_fields(
 
 
 def identity(entity_type: str, item: dict[str, Any]) -> dict[str, Any]:
-    """What the checker needs in a snapshot row to spot one logical item under two ids."""
-    return kind(entity_type).identity(item)
+    """What a snapshot row keeps of an item: what the checker needs to spot one logical item
+    under two ids, and the label a report shows beside the id (an item no device wrote in
+    this run, a preloaded one, has no write row to take it from)."""
+    owner = kind(entity_type)
+    return {**owner.identity(item), "label": owner.describe(item)}
 
 
 def record_device_snapshot(sim: Recorder, device: Any, client: DeviceClient) -> None:

@@ -60,6 +60,7 @@ def _twin_finding(logical: Logical, ids: list[str], holders: list[str], rows: li
         devices=tuple(holders),
         cause=owner.twin_cause,
         rows=tuple(sorted(rows)),
+        others=tuple(ids[1:]),
     )
 
 

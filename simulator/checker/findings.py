@@ -33,6 +33,9 @@ class Finding:
     t: float | None = None
     writes: tuple[WriteRef, ...] = ()
     rows: tuple[int, ...] = field(default=())
+    # Other items of the same type the finding is about (a duplicate's twins), so a report
+    # tells every one's story.
+    others: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         body = asdict(self)

@@ -31,10 +31,12 @@ class Unit(StrEnum):
 
 @dataclass(frozen=True)
 class AnomalyInfo:
-    """What the report says about an anomaly: its one-line meaning, its colour in plots, and
-    the unit its count is in (an expectation bounds the number of findings)."""
+    """What the report says about an anomaly: its one-line meaning, the rule of a correct sync
+    system it breaks (what a finding's story is read against), its colour in plots, and the
+    unit its count is in (an expectation bounds the number of findings)."""
 
     meaning: str
+    rule: str
     colour: str
     unit: Unit = Unit.COUNT
 
@@ -45,38 +47,61 @@ ANOMALIES: dict[Anomaly, AnomalyInfo] = {
     Anomaly.LOST_WRITE: AnomalyInfo(
         "the last write of an item is not in the server's final state, "
         "and nothing later superseded it",
+        "every write a user makes ends up on the server, unless a later write of the same item "
+        "supersedes it",
         "#c0392b",
     ),
     Anomaly.REFUSED_WRITE: AnomalyInfo(
         "the server answered the last write of an item with ERROR and does not hold it",
+        "the server stores every write that fits the protocol; a write it refuses is lost to its "
+        "user",
         "#6d4c41",
     ),
     Anomaly.LWW_VIOLATION: AnomalyInfo(
         "the server ended with an older value, by the profile's own rule, "
         "although the newer write reached it",
+        "the server ends with the newest write by the profile's own conflict rule (updatedAt, or "
+        "version first)",
         "#8e44ad",
     ),
     Anomaly.LOST_UPDATE: AnomalyInfo(
         "a write made later in true time lost to an earlier one, because "
         "the earlier device's clock stamped a later updatedAt",
+        "the edit made last in true time wins; a device clock's error must not decide which edit "
+        "survives",
         "#d35400",
     ),
     Anomaly.DIVERGENCE: AnomalyInfo(
         "after settling, a device holds a different value than the server, "
         "or an item the server does not have live",
+        "once every device has settled online, each holds what the server holds",
         "#2c3e50",
     ),
     Anomaly.MISSING_HISTORY: AnomalyInfo(
-        "after settling, a device lacks an item the server has live", "#16a085"
+        "after settling, a device lacks an item the server has live",
+        "once every device has settled online, each holds every live item the server has",
+        "#16a085",
     ),
     Anomaly.RESURRECTION: AnomalyInfo(
-        "an item whose last write was a delete is live at the end", "#7f8c8d"
+        "an item whose last write was a delete is live at the end",
+        "an item whose last write was a delete stays deleted, on the server and on every device",
+        "#7f8c8d",
     ),
     Anomaly.DUPLICATE: AnomalyInfo(
-        "two live items for one logical item, or one write applied twice", "#b7950b"
+        "two live items for one logical item, or one write applied twice",
+        "one logical item is one live item, and one write is applied once",
+        "#b7950b",
     ),
-    Anomaly.LEAK: AnomalyInfo("a device received an item that belongs to another user", "#1f618d"),
-    Anomaly.PAYLOAD: AnomalyInfo("a frame larger than limits.max_frame_bytes", "#e84393"),
+    Anomaly.LEAK: AnomalyInfo(
+        "a device received an item that belongs to another user",
+        "a device only ever receives its own user's data",
+        "#1f618d",
+    ),
+    Anomaly.PAYLOAD: AnomalyInfo(
+        "a frame larger than limits.max_frame_bytes",
+        "no frame is larger than limits.max_frame_bytes",
+        "#e84393",
+    ),
 }
 if set(ANOMALIES) != set(Anomaly):  # pragma: no cover - a registry out of step fails at import
     raise ImportError(f"anomaly registry and Anomaly differ: {set(ANOMALIES) ^ set(Anomaly)}")
@@ -90,7 +115,7 @@ def anomaly_info(name: str) -> AnomalyInfo:
     try:
         return ANOMALIES[Anomaly(name)]
     except ValueError:
-        return AnomalyInfo("", UNKNOWN_COLOUR)
+        return AnomalyInfo("", "", UNKNOWN_COLOUR)
 
 
 def anomaly_order(names: set[str] | frozenset[str]) -> list[str]:

@@ -416,8 +416,9 @@ class DeviceClient:
         self.storage.account(entity_type, entity_id, data)
         self.storage.tombstones.pop((entity_type, entity_id), None)
         fp = fingerprint(data)
+        label = kind(entity_type).describe(data)
         self._out.append(
-            UserWrite(write_id, op, entity_type, entity_id, fp, stamp_text(data), origin)
+            UserWrite(write_id, op, entity_type, entity_id, fp, stamp_text(data), origin, label)
         )
         body = kind(entity_type).write_body(data)
         self._dispatch(type_, body, entity_type, entity_id, write_id, fp, now)
@@ -425,12 +426,15 @@ class DeviceClient:
     def _local_delete(
         self, entity_type: str, entity_id: str, now: float, origin: str = "user"
     ) -> None:
-        self.storage.store_of(entity_type).pop(entity_id, None)
+        held = self.storage.store_of(entity_type).pop(entity_id, None)
+        label = None if held is None else kind(entity_type).describe(held)
         self.storage.account(entity_type, entity_id, None)
         if self.profile.client_tombstones:
             self.storage.tombstones[(entity_type, entity_id)] = iso_z(now)
         write_id = self._next_write_id(origin)
-        self._out.append(UserWrite(write_id, "delete", entity_type, entity_id, None, None, origin))
+        self._out.append(
+            UserWrite(write_id, "delete", entity_type, entity_id, None, None, origin, label)
+        )
         owner = kind(entity_type)
         self._dispatch(
             owner.deleted, owner.delete_body(entity_id), entity_type, entity_id, write_id, None, now

@@ -53,6 +53,7 @@ class UserWrite:
     fingerprint: str | None
     updated_at: str | None
     origin: str = "user"  # or "migration"
+    label: str | None = None  # what a person knows the item by (the kind's `describe`)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from simulator.protocol.entities import (
     normalize_score_id,
     piece_key,
 )
+from simulator.protocol.timefmt import iso_z, parse_timestamp
 
 __all__ = [
     "DATA_FRAMES",
@@ -72,6 +73,27 @@ def _piece_identity(item: Mapping[str, Any]) -> dict[str, Any]:
     return {"title": item.get("title"), "composer": item.get("composer")}
 
 
+# Labels: what a person reading a report knows an item by, beside its id: an entry by its day,
+# instrument and first piece, a piece by its title and composer, as typed.
+
+
+def _entry_label(item: Mapping[str, Any]) -> str:
+    seconds = parse_timestamp(item.get("timestamp"))
+    day = iso_z(seconds)[:10] if seconds is not None else "no date"
+    parts = [day, str(item.get("instrument") or "no instrument")]
+    pieces = item.get("pieces")
+    first = pieces[0] if isinstance(pieces, list) and pieces else None
+    title = first.get("title") if isinstance(first, Mapping) else None
+    return " ".join(parts) + (f": {title}" if isinstance(title, str) else "")
+
+
+def _piece_label(item: Mapping[str, Any]) -> str:
+    title = item.get("title")
+    composer = item.get("composer")
+    text = title if isinstance(title, str) else "untitled"
+    return text + (f" ({composer})" if isinstance(composer, str) and composer else "")
+
+
 def _piece_logical(detail: Mapping[str, Any], entity_id: str) -> str | None:
     title = detail.get("title")
     if not isinstance(title, str):
@@ -95,6 +117,7 @@ class EntityKind:
     key: Callable[[Mapping[str, Any]], str | None]  # the item's id, read from its body
     identity: Callable[[Mapping[str, Any]], dict[str, Any]]  # kept in snapshot rows
     logical: Callable[[Mapping[str, Any], str], str | None]  # read back from them
+    describe: Callable[[Mapping[str, Any]], str]  # a label for people, beside the id
     twin_cause: str  # why two ids are one item, as a finding says it
     stamp_field: str  # where a client writes the item's last-written time
 
@@ -140,6 +163,7 @@ ENTRY_KIND = EntityKind(
     key=_entry_key,
     identity=_entry_identity,
     logical=_entry_logical,
+    describe=_entry_label,
     twin_cause="same content under two ids",
     stamp_field="updatedAt",
 )
@@ -159,6 +183,7 @@ PIECE_KIND = EntityKind(
     key=piece_key,
     identity=_piece_identity,
     logical=_piece_logical,
+    describe=_piece_label,
     twin_cause="same normalized score id",
     # The real server's repertoire schema is snake case; a camel `updatedAt` is dropped.
     stamp_field="updated_at",
