@@ -68,7 +68,7 @@ def test_the_page_has_the_table_and_three_overlays(
     html = (write_comparison(comparison, out) / "compare.html").read_text()
     assert ">WORSE<" in html
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", html)
-    images = re.findall(r"src='data:image/png;base64,([^']+)'", html)
+    images = re.findall(r"""src=["']data:image/png;base64,([^"']+)["']""", html)
     assert len(images) == 3
     assert all(base64.b64decode(i).startswith(PNG_MAGIC) for i in images)
     for title in ("Frame-size CDF", "Convergence lag CDF", "Anomalies by type"):

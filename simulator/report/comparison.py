@@ -7,18 +7,17 @@ writes files (the CLI does).
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from html import escape
 from typing import Any
 
 from simulator.checker.expectations import unit_of
 from simulator.checker.view import View
 from simulator.compare import Comparison, Pair, Row
 from simulator.report import fmt, overlays, plots
-from simulator.report.html import STYLE
+from simulator.report.html import plot_view
+from simulator.report.templating import render_page
 
 
 def render_comparison(comparison: Comparison) -> dict[str, bytes]:
@@ -166,99 +165,50 @@ _RESULT_CSS = {"worse": "fail", "better": "pass"}
 
 
 def compare_html(comparison: Comparison, drawn: Mapping[str, Sequence[plots.Plot]]) -> str:
-    """The page; `drawn` holds each pair's overlays by pair key (see `overlay_plots`)."""
-    word, css = ("WORSE", "fail") if comparison.worse else ("NOT WORSE", "pass")
-    why_worse = reasons(comparison)
-    why = (
-        "NEW is worse than BASE: " + "; ".join(escape(r) for r in why_worse)
-        if why_worse
-        else "No anomaly count went up and no metric moved the wrong way beyond the tolerance."
+    """The page (template `templates/compare.html.j2`); `drawn` holds each pair's overlays by
+    pair key (see `overlay_plots`)."""
+    return render_page(
+        "compare.html.j2",
+        word="WORSE" if comparison.worse else "NOT WORSE",
+        css="fail" if comparison.worse else "pass",
+        base=str(comparison.base),
+        new=str(comparison.new),
+        matched_by=comparison.matched_by,
+        tolerance=f"{comparison.tolerance_pct:g}",
+        reasons=reasons(comparison),
+        only_in_base=list(comparison.only_in_base),
+        only_in_new=list(comparison.only_in_new),
+        pairs=[_pair(pair, drawn.get(pair.key, [])) for pair in comparison.pairs],
     )
-    parts = [
-        f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{word}: syncsim compare</title><style>{STYLE}</style></head><body>
-<header><h1>syncsim compare</h1>
-<p>BASE <code>{escape(str(comparison.base))}</code> &middot; NEW
-<code>{escape(str(comparison.new))}</code> &middot; matched by {comparison.matched_by}
-&middot; tolerance {comparison.tolerance_pct:g}%</p></header>
-<main><section id="verdict"><h2>Verdict</h2>
-<div class="banner {css}"><span class="word {css}">{word}</span>
-<span class="why">{why}</span></div>
-<p class="muted">Rules: an anomaly count that goes up at all is worse; a metric is worse when
-it moves in its bad direction (see the direction column) by more than
-{comparison.tolerance_pct:g}% of BASE, or at all from a BASE of 0; a report in BASE missing
-from NEW is worse. Workload figures (writes, reloads) are shown, not judged.</p>"""
-    ]
-    if comparison.only_in_base or comparison.only_in_new:
-        parts.append(
-            "<p>Only in BASE: "
-            + (escape(", ".join(comparison.only_in_base)) or "-")
-            + ". Only in NEW: "
-            + (escape(", ".join(comparison.only_in_new)) or "-")
-            + ".</p>"
-        )
-    parts.append("</section>")
-    for pair in comparison.pairs:
-        parts.append(_pair_html(pair, drawn.get(pair.key, [])))
-    parts.append("</main></body></html>\n")
-    return "".join(parts)
 
 
-def _pair_html(pair: Pair, drawn: Sequence[plots.Plot]) -> str:
-    head = ("name", "kind", "direction", "BASE", "NEW", "change", "result")
-    rows = []
-    for row in pair.rows:
-        css = _RESULT_CSS.get(row.result, "")
-        rows.append(
-            "<tr"
-            + (" class='failed'" if row.worse else "")
-            + ">"
-            + "".join(
-                f"<td>{c}</td>"
-                for c in (
-                    escape(row.name),
-                    escape(row.kind),
-                    escape(row.direction),
-                    f"<span class='num'>{escape(_rich(row.name, row.base))}</span>",
-                    f"<span class='num'>{escape(_rich(row.name, row.new))}</span>",
-                    f"<span class='num'>{escape(_change_text(row))}</span>",
-                    f"<span class='{css}'>{escape(row.result)}</span>",
-                )
-            )
-            + "</tr>"
-        )
-    table = (
-        "<table class='compact'><tr>"
-        + "".join(f"<th>{h}</th>" for h in head)
-        + "</tr>"
-        + "".join(rows)
-        + "</table>"
-    )
-    images = []
-    for plot in drawn:
-        if plot.png is None:
-            images.append(
-                f"<figure><figcaption><b>{escape(plot.title)}</b>: not drawn, "
-                f"{escape(plot.skipped or 'no data')}.</figcaption></figure>"
-            )
-            continue
-        data = base64.b64encode(plot.png).decode()
-        images.append(
-            f"<figure><img alt='{escape(plot.title)}' src='data:image/png;base64,{data}'>"
-            f"<figcaption><b>{escape(plot.title)}.</b> {escape(plot.caption)}</figcaption>"
-            "</figure>"
-        )
-    verdict = (
-        "<span class='fail'>worse</span>" if pair.worse else "<span class='pass'>not worse</span>"
-    )
-    facts = "<br>".join(
-        f"{tag} <code>{escape(str(r.path))}</code>: profile {escape(r.profile)}, "
-        f"seed {r.summary.get('seed')}, verdict {escape(str(r.summary.get('verdict')))}"
-        for tag, r in (("BASE", pair.base), ("NEW", pair.new))
-    )
-    return (
-        f"<section id='pair-{escape(pair.key)}'><h2>{escape(pair.key)}: {verdict}</h2>"
-        f"<p>{facts}</p>{table}{''.join(images)}</section>"
-    )
+def _pair(pair: Pair, drawn: Sequence[plots.Plot]) -> dict[str, Any]:
+    return {
+        "key": pair.key,
+        "worse": pair.worse,
+        "sides": [
+            {
+                "tag": tag,
+                "path": str(r.path),
+                "profile": r.profile,
+                "seed": r.summary.get("seed"),
+                "verdict": str(r.summary.get("verdict")),
+            }
+            for tag, r in (("BASE", pair.base), ("NEW", pair.new))
+        ],
+        "rows": [
+            {
+                "name": row.name,
+                "kind": row.kind,
+                "direction": row.direction,
+                "base": _rich(row.name, row.base),
+                "new": _rich(row.name, row.new),
+                "change": _change_text(row),
+                "result": row.result,
+                "css": _RESULT_CSS.get(row.result, ""),
+                "worse": row.worse,
+            }
+            for row in pair.rows
+        ],
+        "plots": [plot_view(p) for p in drawn],
+    }

@@ -6,20 +6,29 @@ import base64
 import re
 from html import escape
 from html.parser import HTMLParser
+from pathlib import Path
 
+from simulator.checker.names import anomaly_info
 from simulator.report.plots import report_plots
+from simulator.report.render import render
+from simulator.report.story import Stories
+from simulator.runner import run
+from simulator.scenario.loader import load_text
 from simulator.verdict import Run
 
 SECTIONS = ["summary", "anomalies", "metrics", "plots", "scenario"]
 
 
 class _Page(HTMLParser):
-    """Sections in order, and the text of every table row inside each."""
+    """Sections in order, the text of every table row inside each, and the rows of each
+    table class (`evidence`, `story-writes`)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.sections: list[str] = []
         self.rows: dict[str, list[list[str]]] = {}
+        self.by_class: dict[str, list[list[str]]] = {}
+        self._table: str = ""
         self.images: list[str] = []
         self.scripts = 0
         self._row: list[str] | None = None
@@ -29,6 +38,8 @@ class _Page(HTMLParser):
         values = dict(attrs)
         if tag == "section":
             self.sections.append(values.get("id") or "")
+        elif tag == "table":
+            self._table = values.get("class") or ""
         elif tag == "tr":
             self._row = []
         elif tag in {"td", "th"}:
@@ -44,6 +55,7 @@ class _Page(HTMLParser):
             self._cell = None
         elif tag == "tr" and self._row is not None:
             self.rows.setdefault(self.sections[-1], []).append(self._row)
+            self.by_class.setdefault(self._table, []).append(self._row)
             self._row = None
 
     def handle_data(self, data: str) -> None:
@@ -99,7 +111,7 @@ def test_verdict_and_expectations_table(eventful: tuple[Run, dict[str, bytes]]) 
 def test_each_anomaly_has_its_evidence(eventful: tuple[Run, dict[str, bytes]]) -> None:
     result, files = eventful
     html, page = _page(files)
-    evidence = [r for r in page.rows["anomalies"] if r[0] != "entity"]
+    evidence = [r for r in page.by_class["evidence"] if r[0] != "entity"]
     findings = result.result.findings
     kinds = dict.fromkeys(f.anomaly for f in findings)  # one table per kind, in found order
     grouped = [f for kind in kinds for f in findings if f.anomaly is kind]
@@ -114,7 +126,7 @@ def test_each_anomaly_has_its_evidence(eventful: tuple[Run, dict[str, bytes]]) -
             assert f"#{number} " in row[5]
     for kind, count in result.result.counts.items():
         if count:
-            assert f"id='anomaly-{kind}'>{kind} ({count})</h3>" in html
+            assert f'id="anomaly-{kind}">{kind} ({count})</h3>' in html
 
 
 def test_key_figures_carry_units(eventful: tuple[Run, dict[str, bytes]]) -> None:
@@ -147,3 +159,43 @@ def test_a_plot_without_data_says_why(eventful: tuple[Run, dict[str, bytes]]) ->
     assert "Convergence lag CDF</b>: not drawn, no write reached another device" in html
     assert "No anomaly found." in html
     assert "This scenario sets no expectations" in html
+
+
+def test_every_item_finding_has_its_story_with_labels_and_endings(
+    eventful: tuple[Run, dict[str, bytes]],
+) -> None:
+    """Each finding about an item links to a story that lists its writes (true and device
+    time, who held each at the end) and what every holder ended with."""
+    result, files = eventful
+    html, page = _page(files)
+    stories = Stories(result.history.records)
+    numbered: dict[str, int] = {}
+    for finding in result.result.findings:
+        kind = finding.anomaly.value
+        numbered[kind] = numbered.get(kind, 0) + 1
+        if finding.entity_id is None:
+            continue
+        anchor = f"story-{kind}-{numbered[kind]}"
+        assert f'href="#{anchor}"' in html and f'id="{anchor}"' in html
+        story = html[html.index(f'id="{anchor}"') :].split("</details>", 1)[0]
+        assert escape(anomaly_info(kind).rule) in story
+        for told in stories.of(finding):
+            assert told.label is not None and escape(told.label) in story
+            for write in told.writes:
+                assert f"{escape(write.write_id)} (row {write.row})" in story
+            for ending in told.endings:
+                assert f"<li>{escape(ending.holder)} ended with <b>{escape(ending.held)}" in story
+    # The writes tables are their own tables, never rows of the evidence table.
+    assert page.by_class["story-writes"]
+
+
+def test_scenario_text_cannot_become_markup(tmp_path: Path) -> None:
+    """Names and known-gap texts come from the scenario: the template escapes them."""
+    hostile = (
+        "name: '<script>x</script>'\nduration: 1h\ndevices: [{name: '<b>phone</b>'}]\n"
+        "expect:\n  writes: {lte: 0, known_gap: '<img src=x onerror=alert(1)>'}\n"
+    )
+    result = run(load_text("hostile.yaml", hostile))
+    html = render(result)["report.html"].decode()
+    assert "<script>" not in html and "<img src=x" not in html and "<b>phone</b>" not in html
+    assert "&lt;script&gt;x&lt;/script&gt;" in html

@@ -36,7 +36,7 @@ def test_html_is_self_contained_and_has_every_section(
     for section in ("summary", "anomalies", "metrics", "plots", "scenario"):
         assert f'<section id="{section}">' in html
     assert not re.search(r"""(src|href)=["']https?:""", html)
-    images = re.findall(r"src='data:image/png;base64,([^']+)'", html)
+    images = re.findall(r"""src=["']data:image/png;base64,([^"']+)["']""", html)
     assert len(images) == len([n for n in files if n.endswith(".png")]) >= 7
     assert all(base64.b64decode(i).startswith(PNG_MAGIC) for i in images)
 
