@@ -35,7 +35,7 @@ differential: $(STAMP)
 	SYNCSIM_JWT_SECRET=$${SYNCSIM_JWT_SECRET:-syncsim-differential-gate-secret-0123456789} \
 		$(BIN)/syncsim differential scenarios
 
-# make compare BASE=reports/x/matrix/proposed NEW=reports/x/matrix/legacy [TOLERANCE=10] [OUT=dir]
+# make compare BASE=reports/x/latest/proposed NEW=reports/x/latest/legacy [TOLERANCE=10] [OUT=dir]
 compare: $(STAMP)
 	@test -n "$(BASE)" -a -n "$(NEW)" || { echo "usage: make compare BASE=DIR NEW=DIR [TOLERANCE=PCT] [OUT=DIR]" >&2; exit 2; }
 	$(BIN)/syncsim compare $(BASE) $(NEW) $(if $(TOLERANCE),--tolerance $(TOLERANCE)) $(if $(OUT),--out $(OUT))

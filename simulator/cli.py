@@ -19,9 +19,11 @@ from simulator.compare import DEFAULT_TOLERANCE_PCT, Comparison
 from simulator.errors import SyncsimError, UsageError
 from simulator.history import History
 from simulator.live.commands import LiveTarget, leftover_warning, live_server, play
+from simulator.matrix import MatrixRow
 from simulator.progress import terminal_bars
 from simulator.protocol.profile import PROFILES
 from simulator.report.folder import check_writable, write_file
+from simulator.report.store import Destination
 from simulator.runner import run, with_seed
 from simulator.scenario.loader import Loaded, load
 from simulator.verdict import Run, Verdict, judge_history
@@ -91,11 +93,10 @@ def _live_options(command: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     loaded = with_seed(load(_scenario_path(args.scenario), args.profile), args.seed)
-    out = args.out or REPORTS / loaded.scenario.name
-    check_writable(out)
+    where = Destination(REPORTS, loaded.scenario.name, args.out)
     result = play(loaded, _target(args))
-    out = write_report(result, out)
-    _print_run(result, out, figures=True)
+    write_report(result, where.folder)
+    _print_run(result, where.done(), figures=True)
     return result.verdict.exit_code
 
 
@@ -117,8 +118,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from simulator.live.diff import diff_report, diff_runs
 
     loaded = with_seed(load(_scenario_path(args.scenario), args.profile), args.seed)
-    out = args.out or REPORTS / loaded.scenario.name / "diff"
-    check_writable(out)
+    where = Destination(REPORTS, loaded.scenario.name, args.out)
     target = _target(args)
     server = live_server(loaded, target)
     if server is None:
@@ -128,11 +128,13 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if warning is not None:
         print(f"syncsim diff: warning: {warning}", file=sys.stderr)
     live = play(loaded, target)
+    out = where.folder
     write_report(simulated, out / "sim")
     write_report(live, out / "live")
     differences = diff_runs(simulated, live)
     text = diff_report(loaded.scenario.name, differences, () if warning is None else (warning,))
     write_file(out / "diff.md", text)
+    where.done()
     print(text, end="")
     print(f"reports: {out / 'sim'}, {out / 'live'}")
     if live.verdict is Verdict.INCONCLUSIVE:
@@ -162,20 +164,30 @@ def _strict_default(history: History) -> Loaded:
     return load_text("(strict default)", text)
 
 
+def _write_matrix(out: Path, rows: list[MatrixRow]) -> str:
+    """A scenario's table of profiles, beside their reports; the Markdown, to print."""
+    from simulator.matrix import matrix_json, matrix_markdown
+
+    table = matrix_markdown(rows)
+    write_file(out / "matrix.json", matrix_json(rows))
+    write_file(out / "matrix.md", table)
+    return table
+
+
 def cmd_matrix(args: argparse.Namespace) -> int:
-    from simulator.matrix import matrix_json, matrix_markdown, run_matrix
+    from simulator.matrix import run_matrix
 
     path = _scenario_path(args.scenario)
     name = load(path).scenario.name
-    out = args.out or REPORTS / name / "matrix"
-    check_writable(out)
+    where = Destination(REPORTS, name, args.out)
     profiles = tuple(dict.fromkeys(args.profile or PROFILES))
     rows = run_matrix(path, args.seed, _target(args), profiles)
+    out = where.folder
     for row in rows:
         write_report(row.run, out / row.profile)
-    write_file(out / "matrix.json", matrix_json(rows))
-    write_file(out / "matrix.md", matrix_markdown(rows))
-    print(matrix_markdown(rows), end="")
+    table = _write_matrix(out, rows)
+    where.done()
+    print(table, end="")
     print(f"\nreports: {out}/<profile>/report.html, table: {out / 'matrix.md'}")
     return max(r.run.verdict.exit_code for r in rows)
 
@@ -197,7 +209,9 @@ def run_compare(
     from simulator.report.comparison import reasons, text_table
 
     comparison = compare(base, new, tolerance_pct)
-    target = write_comparison(comparison, out if out is not None else new / "compare")
+    where = Destination(REPORTS, "compare", out)
+    target = write_comparison(comparison, where.folder)
+    where.done()
     print(text_table(comparison), end="")
     if comparison.worse:
         print(f"compare: NEW is worse than BASE (tolerance {tolerance_pct:g}%):")
@@ -235,8 +249,8 @@ def cmd_differential(args: argparse.Namespace) -> int:
     for path in paths:  # every file under every profile is validated before anything runs
         for name in profiles:
             load(path, name)
-    out = args.out or REPORTS / "differential"
-    check_writable(out)
+    where = Destination(REPORTS, "differential", args.out)
+    out = where.folder
     cases = []
     # A live case mostly waits on wall time: several at once cost little CPU each.
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
@@ -262,6 +276,7 @@ def cmd_differential(args: argparse.Namespace) -> int:
         shortest = min(paths, key=lambda path: load(path).scenario.duration)
         missed = _mismatch(shortest, out)
     agree = len(cases) - differing
+    where.done()
     print(
         f"differential: {agree} agree, {differing} differ"
         + ("; the mismatch went unnamed" if missed else "")
@@ -283,18 +298,24 @@ def cmd_e2e(args: argparse.Namespace) -> int:
         profiles = [args.profile]
     # Every file under every profile is validated before anything runs.
     loaded = [load(p, name) for p in paths for name in profiles]
-    check_writable(REPORTS / loaded[0].scenario.name)
+    stores = {s.scenario.name: Destination(REPORTS, s.scenario.name) for s in loaded}
     if args.junit is not None:
         check_writable(args.junit)
     runs: list[Run] = []
     target = _target(args)
-    for scenario in loaded:
-        result = play(scenario, target)
-        out = REPORTS / scenario.scenario.name
+    for name, where in stores.items():
+        done: list[Run] = []
+        for scenario in (s for s in loaded if s.scenario.name == name):
+            result = play(scenario, target)
+            out = where.folder
+            if not args.own_profile:
+                out = out / result.loaded.profile.name
+            _print_run(result, write_report(result, out))
+            done.append(result)
         if not args.own_profile:
-            out = out / "matrix" / scenario.profile.name
-        _print_run(result, write_report(result, out))
-        runs.append(result)
+            _write_matrix(where.folder, [MatrixRow(r.loaded.profile.name, r) for r in done])
+        where.done()
+        runs += done
     if args.junit is not None:
         from simulator.report.junit import junit_suites
 
@@ -307,7 +328,8 @@ def cmd_e2e(args: argparse.Namespace) -> int:
 
 
 EPILOG = """examples:
-  syncsim run offline_week                  run a library scenario, report in reports/offline_week/
+  syncsim run offline_week                  run a library scenario, report in
+                                            reports/offline_week/<stamp>/ (and .../latest)
   syncsim run my.yaml --profile proposed    the same scenario under another profile
   syncsim matrix offline_week               under every profile, side by side
   syncsim e2e scenarios --junit junit.xml   every scenario under every profile: the CI gate
@@ -316,7 +338,7 @@ EPILOG = """examples:
                                             live, against that server
   syncsim differential scenarios            simulated and live against syncsim serve, per
                                             scenario and profile: the same verdicts?
-  syncsim compare reports/x/matrix/proposed reports/x/matrix/legacy
+  syncsim compare reports/x/latest/proposed reports/x/latest/legacy
 
 exit codes:
   0  every expectation met
@@ -355,10 +377,12 @@ def parser() -> argparse.ArgumentParser:
     )
     top.add_argument("--version", action="version", version=f"syncsim {_version()}")
     commands = top.add_subparsers(dest="command", required=True)
-    run_p = commands.add_parser("run", help="run one scenario and write reports/<name>/")
+    run_p = commands.add_parser("run", help="run one scenario and store its report")
     run_p.add_argument("scenario", help="a scenario file, or a name under scenarios/")
     run_p.add_argument("--seed", type=int, help="override the scenario's seed")
-    run_p.add_argument("--out", type=Path, help="report directory (default reports/<name>)")
+    run_p.add_argument(
+        "--out", type=Path, help="report directory (default: a new reports/<name>/<stamp>/)"
+    )
     _live_options(run_p)
     _profile_option(run_p, "run it")
     run_p.set_defaults(handler=cmd_run)
@@ -380,7 +404,9 @@ def parser() -> argparse.ArgumentParser:
     diff_p.add_argument("scenario", help="a scenario file, or a name under scenarios/")
     _live_options(diff_p)
     diff_p.add_argument("--seed", type=int, help="override the scenario's seed")
-    diff_p.add_argument("--out", type=Path, help="output directory (default reports/<name>/diff)")
+    diff_p.add_argument(
+        "--out", type=Path, help="output directory (default: a new reports/<name>/<stamp>/)"
+    )
     _profile_option(diff_p, "run it")
     diff_p.set_defaults(handler=cmd_diff)
     check_p = commands.add_parser("check", help="re-check a saved history.jsonl")
@@ -391,7 +417,7 @@ def parser() -> argparse.ArgumentParser:
     matrix_p.add_argument("scenario", help="a scenario file, or a name under scenarios/")
     matrix_p.add_argument("--seed", type=int, help="override the scenario's seed")
     matrix_p.add_argument(
-        "--out", type=Path, help="output directory (default reports/<name>/matrix)"
+        "--out", type=Path, help="output directory (default: a new reports/<name>/<stamp>/)"
     )
     matrix_p.add_argument(
         "--profile",
@@ -423,7 +449,9 @@ def parser() -> argparse.ArgumentParser:
         help="every scenario simulated and live against syncsim serve: same verdicts?",
     )
     differential_p.add_argument("directory", nargs="?", default="scenarios")
-    differential_p.add_argument("--out", type=Path, help="default reports/differential")
+    differential_p.add_argument(
+        "--out", type=Path, help="default: a new reports/differential/<stamp>/"
+    )
     differential_p.add_argument(
         "--workers", type=int, default=3, help="cases run at once (default 3)"
     )
@@ -445,7 +473,9 @@ def parser() -> argparse.ArgumentParser:
         metavar="PCT",
         help="relative change a metric may move the wrong way, in percent (default 10)",
     )
-    compare_p.add_argument("--out", type=Path, help="output directory (default NEW/compare)")
+    compare_p.add_argument(
+        "--out", type=Path, help="output directory (default: a new reports/compare/<stamp>/)"
+    )
     compare_p.set_defaults(handler=cmd_compare)
     return top
 

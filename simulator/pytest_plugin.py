@@ -8,13 +8,14 @@ directory is collected even when it is broken, so a bad scenario fails instead o
 
 Each scenario gives one item per profile, named `<scenario>[<profile>]` (`offline_week[legacy]`),
 judged by the bounds that profile gets from `expect:` and `expect_by_profile:`, exactly as
-`syncsim matrix` judges them. Its report goes to `reports/<scenario>/matrix/<profile>/` (under
-`--syncsim-reports DIR` instead of `reports`), and once every profile of a scenario has run, the
-table to `reports/<scenario>/matrix/matrix.md` and `matrix.json`. A failed item names each failed
-bound (`FAILED lost_write <= 0: got 4`) and the report; a scenario the loader refuses is one
-failed item whose message is the loader's line (`file:line: field: message`). pytest's own `-k`,
-`-x` and `--junitxml` work as for any test; the junit testcase carries the report path as the
-property `syncsim_report`.
+`syncsim matrix` judges them. A session stores each scenario's reports as one run of the run
+store (report/store.py): `reports/<scenario>/<stamp>/<profile>/` (under `--syncsim-reports DIR`
+instead of `reports`), `reports/<scenario>/latest` pointing at it, and once every profile of a
+scenario has run, the table `matrix.md` and `matrix.json` beside the profiles' reports. A
+failed item names each failed bound (`FAILED lost_write <= 0: got 4`) and the report; a
+scenario the loader refuses is one failed item whose message is the loader's line
+(`file:line: field: message`). pytest's own `-k`, `-x` and `--junitxml` work as for any test;
+the junit testcase carries the report path as the property `syncsim_report`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pytest
 from simulator.errors import ScenarioError, SyncsimError
 from simulator.protocol.profile import PROFILES
 from simulator.report.folder import write_file
+from simulator.report.store import Destination
 from simulator.scenario.loader import Loaded, load_text
 
 if TYPE_CHECKING:
@@ -94,6 +96,7 @@ class ScenarioFile(pytest.File):
             yield BadScenario.from_parent(self, name=self.path.stem, message=str(error))
             return
         self.runs: dict[str, Run] = {}
+        self._where: Destination | None = None
         for profile in PROFILES:
             name = f"{own.scenario.name}[{profile}]"
             try:
@@ -116,16 +119,25 @@ class ScenarioFile(pytest.File):
             raise ScenarioError(source, None, "(file)", error.strerror or "cannot read") from None
         return load_text(source, text, profile)
 
-    def finished(self, run_: Run, out: Path) -> None:
-        """Record a profile's run; once every profile has run, write the matrix table."""
+    def destination(self, name: str) -> Destination:
+        """This session's run of the scenario in the store, made when its first item runs."""
+        if self._where is None:
+            root = self.config.invocation_params.dir / self.config.stash[REPORTS_KEY]
+            self._where = Destination(root, name)
+        return self._where
+
+    def finished(self, run_: Run) -> None:
+        """Record a profile's run and point `latest` at this session's run; once every profile
+        has run, write the matrix table."""
         from simulator.matrix import MatrixRow, matrix_json, matrix_markdown
 
+        assert self._where is not None
         self.runs[run_.loaded.profile.name] = run_
-        if set(self.runs) != set(PROFILES):
-            return
-        rows = [MatrixRow(name, self.runs[name]) for name in PROFILES]
-        write_file(out.parent / "matrix.json", matrix_json(rows))
-        write_file(out.parent / "matrix.md", matrix_markdown(rows))
+        if set(self.runs) == set(PROFILES):
+            rows = [MatrixRow(name, self.runs[name]) for name in PROFILES]
+            write_file(self._where.folder / "matrix.json", matrix_json(rows))
+            write_file(self._where.folder / "matrix.md", matrix_markdown(rows))
+        self._where.done()
 
 
 class ScenarioFailed(Exception):
@@ -158,14 +170,16 @@ class ScenarioItem(pytest.Item):
         from simulator.live.commands import play
 
         scenario, profile = self.loaded.scenario, self.loaded.profile.name
-        # As given (reports/... when relative), written under the directory pytest started in.
-        shown = self.config.stash[REPORTS_KEY] / scenario.name / "matrix" / profile
-        out = self.config.invocation_params.dir / shown
-        result = play(self.loaded, _target(self.config))
-        write_report(result, out)
-        self.user_properties.append(("syncsim_report", str(shown / "report.html")))
         assert isinstance(self.parent, ScenarioFile)
-        self.parent.finished(result, out)
+        where = self.parent.destination(scenario.name)
+        result = play(self.loaded, _target(self.config))
+        out = where.folder / profile
+        write_report(result, out)
+        self.parent.finished(result)
+        # As given (reports/... when relative), under the directory pytest started in.
+        start = self.config.invocation_params.dir
+        shown = out.relative_to(start) if out.is_relative_to(start) else out
+        self.user_properties.append(("syncsim_report", str(shown / "report.html")))
         from simulator.report.text import run_lines
 
         if not result.passed:

@@ -77,14 +77,20 @@ def test_the_page_has_the_table_and_three_overlays(
 
 
 def test_two_identical_runs_are_not_worse(
-    reports: dict[str, Path], capsys: pytest.CaptureFixture[str]
+    reports: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     base = json.loads((reports["legacy"] / "summary.json").read_text())
     new = json.loads((reports["again"] / "summary.json").read_text())
     assert base["history_hash"] == new["history_hash"]
+    monkeypatch.chdir(tmp_path)
     assert run_compare(reports["legacy"], reports["again"]) == 0
     assert "NEW is not worse than BASE" in capsys.readouterr().out
-    written = json.loads((reports["again"] / "compare" / "compare.json").read_text())
+    # A comparison is a run of its own in the store, never written into NEW's report.
+    assert not (reports["again"] / "compare").exists()
+    written = json.loads((tmp_path / "reports/compare/latest/compare.json").read_text())
     assert written["worse"] is False
     assert {r["result"] for r in written["pairs"][0]["rows"]} == {"same"}
 
@@ -193,10 +199,14 @@ def test_bad_input_names_the_path(reports: dict[str, Path], tmp_path: Path) -> N
 
 
 def test_the_command_exit_codes(
-    reports: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    reports: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from simulator.cli import main
 
+    monkeypatch.chdir(tmp_path)
     out = str(tmp_path / "cmp")
     assert main(["compare", str(reports["proposed"]), str(reports["legacy"]), "--out", out]) == 1
     assert (tmp_path / "cmp" / "compare.html").is_file()

@@ -120,17 +120,17 @@ def test_runs_passing_and_failing_scenarios_with_k_and_junit(pytester: pytest.Py
     pytester.makefile(".yaml", **{"scenarios/tiny_fail": TINY_FAIL})
     result = pytester.runpytest("scenarios", "-k", "legacy", "--junitxml=junit.xml")
     result.assert_outcomes(passed=1, failed=1, deselected=4)
-    report = "reports/tiny_fail/matrix/legacy/report.html"
     result.stdout.fnmatch_lines(
         [
             "*tiny_fail: FAIL (profile legacy, seed 1)*",
             "*FAILED lost_write <= 0: got [1-9]*",
-            f"*report: {report}*",
+            "*report: reports/tiny_fail/2*Z/legacy/report.html*",
         ]
     )
     assert "Traceback" not in result.stdout.str()
-    assert (pytester.path / report).is_file()
-    assert (pytester.path / "reports/tiny_pass/matrix/legacy/summary.json").is_file()
+    # The session's run in the store, and `latest` pointing at it.
+    assert (pytester.path / "reports/tiny_fail/latest/legacy/report.html").is_file()
+    assert (pytester.path / "reports/tiny_pass/latest/legacy/summary.json").is_file()
     cases = _junit_cases(pytester.path / "junit.xml")
     assert set(cases) == {"tiny_pass[legacy]", "tiny_fail[legacy]"}
     assert cases["tiny_pass[legacy]"] is None
@@ -148,7 +148,7 @@ def test_every_profile_then_the_matrix_table(pytester: pytest.Pytester) -> None:
             "*tiny_fail.yaml::tiny_fail?seq? PASSED*",
         ]
     )
-    table = (pytester.path / "reports/tiny_fail/matrix/matrix.md").read_text()
+    table = (pytester.path / "reports/tiny_fail/latest/matrix.md").read_text()
     assert "| legacy | FAIL |" in table and "| proposed | pass |" in table
 
 
