@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -53,9 +54,26 @@ window.addEventListener("load", function () {
     var box = s.getBoundingClientRect();
     return {id: s.id, width: box.width, height: box.height, text: s.innerText.length};
   });
+  function box(el) {
+    var b = el.getBoundingClientRect();
+    return {top: b.top + window.scrollY, left: b.left, width: b.width, height: b.height};
+  }
+  var banner = document.getElementById("verdict");
+  var verdict = {text: banner.innerText, cls: banner.className, box: box(banner)};
+  var stories = Array.prototype.map.call(document.querySelectorAll("details.story"), function (d) {
+    return {id: d.id, open: d.open, box: box(d), text: d.innerText,
+            writes: d.querySelectorAll("table.story-writes tr").length,
+            endings: d.querySelectorAll("ol.story-ends li").length};
+  });
+  var links = Array.prototype.map.call(document.querySelectorAll("a[href^='#story-']"),
+    function (a) { return a.getAttribute("href").slice(1); });
+  var labels = Array.prototype.map.call(document.querySelectorAll(".label"),
+    function (l) { return l.innerText; });
+  var evidence = document.querySelectorAll("table.evidence tr").length;
   var out = document.createElement("pre");
   out.id = "probe";
-  out.textContent = JSON.stringify({title: document.title, images: images, sections: sections});
+  out.textContent = JSON.stringify({title: document.title, images: images, sections: sections,
+    verdict: verdict, stories: stories, links: links, labels: labels, evidence: evidence});
   document.body.appendChild(out);
 });
 </script>"""
@@ -82,9 +100,8 @@ def report_dir(eventful: tuple[Run, dict[str, bytes]], tmp_path: Path) -> Path:
     return out
 
 
-def test_every_section_renders_with_its_images_loaded(
-    report_dir: Path, tmp_path: Path, eventful: tuple[Run, dict[str, bytes]]
-) -> None:
+def _probe(report_dir: Path, tmp_path: Path) -> dict[str, Any]:
+    """The page as Chromium laid it out, read back by the probe script."""
     html = (report_dir / "report.html").read_text(encoding="utf-8")
     probe = report_dir / "probe.html"
     probe.write_text(html.replace("</body>", PROBE + "</body>"), encoding="utf-8")
@@ -92,7 +109,15 @@ def test_every_section_renders_with_its_images_loaded(
     assert done.returncode == 0, done.stderr[-2000:]
     found = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
     assert found, "the probe did not run: " + done.stdout[-500:]
-    state = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    text = found.group(1).replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">")
+    state: dict[str, Any] = json.loads(text.replace("&amp;", "&"))
+    return state
+
+
+def test_every_section_renders_with_its_images_loaded(
+    report_dir: Path, tmp_path: Path, eventful: tuple[Run, dict[str, bytes]]
+) -> None:
+    state = _probe(report_dir, tmp_path)
     assert state["title"].startswith("FAIL: eventful")
     assert [s["id"] for s in state["sections"]] == SECTIONS
     for section in state["sections"]:
@@ -122,3 +147,58 @@ def test_screenshot_is_a_real_page(report_dir: Path, tmp_path: Path) -> None:
     assert inked > 0.03
     header = pixels[5:40, 5:200]
     assert float(header.mean()) < 0.35, "the dark header band: the page's CSS applied"
+
+
+def test_a_reader_sees_the_verdict_the_evidence_and_each_findings_story(
+    report_dir: Path, tmp_path: Path, eventful: tuple[Run, dict[str, bytes]]
+) -> None:
+    """What a person reads first: the verdict banner in red with the failed bound, one evidence
+    row per finding, each item finding linked to a story that shows its writes and what every
+    holder ended with (the first ones open), and items called by their labels."""
+    result, _ = eventful
+    state = _probe(report_dir, tmp_path)
+    verdict = state["verdict"]
+    assert verdict["cls"] == "banner fail" and verdict["text"].startswith("FAIL")
+    assert "writes <= 5" in verdict["text"]
+    assert verdict["box"]["top"] < 400, "the verdict is the first thing under the header"
+    findings = result.result.findings
+    header_rows = len({f.anomaly for f in findings})
+    assert state["evidence"] == len(findings) + header_rows
+    about_items = [f for f in findings if f.entity_id is not None]
+    assert len(state["stories"]) == len(about_items) == len(state["links"])
+    assert {s["id"] for s in state["stories"]} == set(state["links"])
+    for story in state["stories"]:
+        assert story["endings"] >= 2  # at least one device and the server
+        assert story["text"].startswith("Story ")
+        if story["open"]:  # a folded story shows its one-line summary only
+            assert "It breaks the rule that" in story["text"]
+            assert story["writes"] >= 1 or "No device wrote it" in story["text"]
+            assert story["box"]["height"] > 80, "an open story shows its table"
+    assert any(s["open"] for s in state["stories"]) and not all(s["open"] for s in state["stories"])
+    assert len([label for label in state["labels"] if label.strip()]) >= len(about_items)
+
+
+def test_the_screenshot_shows_the_verdict_banner_in_its_colour(
+    report_dir: Path, tmp_path: Path
+) -> None:
+    """The banner the probe found is where the screenshot is red (FAIL), not just in the DOM."""
+    state = _probe(report_dir, tmp_path)
+    shot = tmp_path / "shot.png"
+    done = _chromium(
+        tmp_path,
+        "--window-size=1280,900",
+        "--hide-scrollbars",
+        f"--screenshot={shot}",
+        (report_dir / "report.html").as_uri(),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    pixels = np.asarray(imread(io.BytesIO(shot.read_bytes()), format="png"))[..., :3]
+    b = state["verdict"]["box"]
+    inside = pixels[
+        int(b["top"]) + 4 : int(b["top"] + b["height"]) - 4,
+        int(b["left"]) + 4 : int(b["left"] + b["width"]) - 4,
+    ].reshape(-1, 3)
+    background = np.median(inside, axis=0)
+    red, green, blue = background
+    assert red > green and red > blue, f"a FAIL banner is red: {background}"
+    assert float(inside.min()) < 0.5, "the banner holds dark text (the word FAIL)"
