@@ -20,13 +20,15 @@ from contextvars import ContextVar
 from typing import Any, TextIO
 
 import simpy
+from tqdm import tqdm
 
 from simulator.units import format_duration
 
 # (simulated seconds done, simulated seconds in total)
 ProgressCallback = Callable[[float, float], None]
 STEPS = 200  # reports per run, at evenly spaced simulated times
-WIDTH = 30
+FORMAT = "{desc}  |{bar:30}| {percentage:3.0f}%  {simulated}  [{elapsed}<{remaining}]"
+MIN_INTERVAL_S = 0.1  # wall seconds between redraws: a fast run does not flood the terminal
 
 _factory: ContextVar[Callable[[str], ProgressCallback] | None] = ContextVar(
     "syncsim_progress", default=None
@@ -39,38 +41,62 @@ def wanted(stream: TextIO, environ: Mapping[str, str]) -> bool:
     return bool(isatty and isatty()) and "CI" not in environ
 
 
-class Bar:
-    """`offline_week  [#########.....................]  31%  2.2d of 7.0d simulated`.
+class _Simulated(tqdm):  # type: ignore[type-arg]
+    """tqdm with one more field for the bar's format: how much simulated time is done."""
 
-    Redrawn in place with a carriage return, only when the shown percentage changes; a newline
-    once the run is complete.
+    def __init__(self, *args: Any, simulated: str = "", **kwargs: Any) -> None:
+        self.simulated = simulated  # before tqdm draws the bar for the first time
+        super().__init__(*args, **kwargs)
+
+    @property
+    def format_dict(self) -> dict[str, Any]:
+        return {**super().format_dict, "simulated": self.simulated}
+
+
+class Bar:
+    """`offline_week  |#########.....|  31%  2.2d of 7.0d simulated  [00:03<00:07]`.
+
+    Drawn in place by tqdm (it fits the terminal's width and says how long the rest will take,
+    from the wall time so far), created at the first report, when the total is known, and
+    closed with a newline once the run is complete.
     """
 
     def __init__(self, label: str, stream: TextIO) -> None:
         self.label = label
         self.stream = stream
-        self.shown: int | None = None
+        self._bar: _Simulated | None = None
         self.done = False
+
+    @property
+    def shown(self) -> bool:
+        return self._bar is not None
 
     def __call__(self, now: float, total: float) -> None:
         if self.done:
             return
-        share = min(1.0, now / total) if total > 0 else 1.0
-        percent = int(share * 100)
-        if percent == self.shown:
-            return
-        self.shown = percent
-        filled = int(share * WIDTH)
-        bar = "#" * filled + "." * (WIDTH - filled)
-        line = (
-            f"\r{self.label}  [{bar}] {percent:3d}%  "
-            f"{format_duration(min(now, total))} of {format_duration(total)} simulated"
-        )
-        self.stream.write(line + "\x1b[K")
-        if share >= 1.0:
-            self.stream.write("\n")
-            self.done = True
-        self.stream.flush()
+        done = min(now, total)
+        simulated = f"{format_duration(done)} of {format_duration(total)} simulated"
+        if self._bar is None:
+            self._bar = _Simulated(
+                simulated=simulated,
+                total=max(total, 0.0),
+                desc=self.label,
+                file=self.stream,
+                bar_format=FORMAT,
+                ascii=" .#",
+                dynamic_ncols=True,
+                mininterval=MIN_INTERVAL_S,
+            )
+        self._bar.simulated = simulated
+        self._bar.update(done - self._bar.n)
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        """Draw the last state and end the line, complete or cut short."""
+        if self._bar is not None and not self.done:
+            self._bar.close()
+        self.done = True
 
 
 @contextmanager
@@ -94,9 +120,8 @@ def terminal_bars(
         yield
     finally:
         _factory.reset(token)
-        if any(bar.shown is not None and not bar.done for bar in bars):
-            out.write("\n")  # a run cut short: what is printed next starts on its own line
-            out.flush()
+        for bar in bars:  # a run cut short: what is printed next starts on its own line
+            bar.close()
 
 
 def ambient(label: str) -> ProgressCallback | None:

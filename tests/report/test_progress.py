@@ -56,18 +56,24 @@ def test_the_bar_draws_in_place_and_ends_with_a_newline() -> None:
     with terminal_bars(out, {}):
         run(load_text("small.yaml", SMALL_YAML))
     text = out.getvalue()
-    assert text.startswith("\rsmall  [")
-    assert text.endswith("100%  2.0d of 2.0d simulated\x1b[K\n")
-    assert text.count("\n") == 1
-    assert " 50%  1.0d of 2.0d simulated" in text
+    assert text.startswith("\rsmall  |")
+    last = text.rsplit("\r", 1)[1]
+    assert last.startswith("small  |" + "#" * 30 + "| 100%  2.0d of 2.0d simulated  [")
+    assert text.endswith("]\n") and text.count("\n") == 1
+    # Every state drawn says how much simulated time is done, never an empty field.
+    assert all(" of 2.0d simulated  [" in line for line in text.strip().split("\r"))
 
 
-def test_the_bar_redraws_only_when_the_percentage_moves() -> None:
+def test_a_complete_bar_draws_nothing_more() -> None:
     out = _Terminal()
     bar = Bar("x", out)
-    for now in (0.0, 0.001, 0.002, 0.5, 1.0, 1.0):
+    for now in (0.0, 0.5, 1.0):
         bar(now, 1.0)
-    assert out.getvalue().count("\r") == 3
+    drawn = out.getvalue()
+    assert drawn.endswith("\n") and bar.done
+    bar(1.0, 1.0)
+    bar.close()
+    assert out.getvalue() == drawn
 
 
 def test_a_run_cut_short_leaves_the_terminal_on_a_new_line() -> None:
