@@ -44,7 +44,7 @@ from urllib.parse import urlencode, urlsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from simulator.live import auth
+from simulator import auth
 from simulator.protocol.codec import Frame, FrameType, decode
 from simulator.protocol.coordinator import Coordinator, Outgoing
 from simulator.protocol.kinds import MUTATIONS

@@ -238,7 +238,7 @@ def _mismatch(path: Path, out: Path) -> int:
 
 
 def cmd_differential(args: argparse.Namespace) -> int:
-    from simulator.live.auth import secret_from
+    from simulator.auth import secret_from
     from simulator.live.differential import as_json, markdown, run_case
 
     secret_from("SYNCSIM_JWT_SECRET")  # refused up front, not once per case

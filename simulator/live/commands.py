@@ -24,7 +24,7 @@ def serve(
     secret_env: str,
     clock_file: str | None = None,
 ) -> int:
-    from simulator.live.auth import secret_from
+    from simulator.auth import secret_from
     from simulator.live.clockfile import FileClock
     from simulator.live.serve import ReferenceServer, serve_forever
 
@@ -90,7 +90,7 @@ def play(loaded: Loaded, target: LiveTarget | None = None) -> Run:
 def held_before(server: LiveServer, users: list[str]) -> dict[str, int]:
     """How many items the endpoint already holds for each of `users` (REST pull); a user
     whose pull fails is left out."""
-    from simulator.live.auth import secret_from
+    from simulator.auth import secret_from
     from simulator.live.rest import PULL, post, rest_default
     from simulator.protocol.kinds import items_in
 

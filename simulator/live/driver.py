@@ -44,11 +44,11 @@ from websockets.exceptions import (
 )
 from websockets.protocol import State
 
+from simulator import auth
 from simulator.errors import EndpointError
 from simulator.history import NOT_SENT, History, Kind
 from simulator.lifecycle.lifecycle import Lifecycle
 from simulator.lifecycle.runtime import DeviceRuntime
-from simulator.live import auth
 from simulator.live.clockfile import ClockSetting, write_clock
 from simulator.live.outage import run_command, until_listening
 from simulator.live.preflight import preflight

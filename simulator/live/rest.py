@@ -12,7 +12,7 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
-from simulator.live import auth
+from simulator import auth
 
 PULL = "/api/sync/pull"
 PUSH = "/api/sync/push"

@@ -34,7 +34,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from simulator.live import auth
+from simulator import auth
 from simulator.protocol.codec import Frame, error_frame, read_json
 from simulator.protocol.coordinator import Coordinator, Outgoing
 from simulator.protocol.profile import Profile

@@ -19,12 +19,15 @@ __all__ = [
     "ArmCrash",
     "BreakIfPartitioned",
     "Drop",
+    "Handshake",
     "HotBurst",
     "HotEdit",
     "Intercept",
     "Interceptor",
     "Partition",
     "Reload",
+    "Replay",
+    "RestCall",
     "ScriptedAct",
     "ServerDown",
     "ServerUp",
@@ -33,6 +36,7 @@ __all__ = [
     "Step",
     "UserAct",
     "Wipe",
+    "WireSend",
 ]
 
 
@@ -122,6 +126,46 @@ class ScriptedAct:
     title: str | None = None
     composer: str | None = None
     status: str | None = None
+    name: str | None = None  # the step's name, for a replay and the expectations
+
+
+@dataclass(frozen=True)
+class WireSend:
+    """A literal frame put on the device's open connection (a `send` or `request` step):
+    `template` is its text with references (`{{item.E1.id}}`, `{{now}}`) still to fill in."""
+
+    name: str | None
+    template: str
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The frame step `target` last sent (a literal one, or the mutation a user act made)
+    sent again as it was, as a retry after a lost acknowledgement would send it."""
+
+    name: str | None
+    target: str
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """A connection opened beside the device's own with the credentials `token` names (a
+    valid token, none, an expired one ...) and closed at once: what the endpoint answers to
+    the upgrade is recorded."""
+
+    name: str | None
+    token: str
+
+
+@dataclass(frozen=True)
+class RestCall:
+    """`POST /api/sync/push` (with `body`, under idempotency `key`) or `/api/sync/pull` as
+    the device's user; the answer is recorded, and no client hears of it."""
+
+    name: str | None
+    op: str  # push or pull
+    body: str | None = None  # the push body's text, references still to fill in
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +222,10 @@ Action = (
     | ServerDown
     | ServerUp
     | Intercept
+    | WireSend
+    | Replay
+    | Handshake
+    | RestCall
 )
 
 

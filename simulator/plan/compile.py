@@ -19,17 +19,22 @@ from simulator.plan.actions import (
     Action,
     ArmCrash,
     Drop,
+    Handshake,
     HotBurst,
     HotEdit,
     Reload,
+    Replay,
+    RestCall,
     ScriptedAct,
     SetOnline,
     Start,
     Step,
     Wipe,
+    WireSend,
 )
 from simulator.plan.faults import compile_fault
 from simulator.scenario.model import Device, HotItem, Scenario, ScriptStep
+from simulator.scenario.references import template
 from simulator.workload.user import UserPlan
 
 DAY = 86_400.0
@@ -130,21 +135,36 @@ def _scripted(seed: int, script: tuple[ScriptStep, ...], end: float) -> Iterator
     the step's index), never a draw from a shared stream: a step added or removed changes no
     random act."""
     for index, spec in enumerate(script):
-        if not 0 <= spec.at < end:
-            continue
-        action: Action
-        if spec.do in _TIMELINE:
-            action = _TIMELINE[spec.do]
-        elif spec.do == "crash":
-            action = ArmCrash(spec.when or "during")
-        else:
-            action = ScriptedAct(
-                spec.do,
-                spec.item,
-                random.Random(f"{seed}:step:{index}").getrandbits(64),
-                tuple(sorted((spec.fields or {}).items())),
-                spec.title,
-                spec.composer,
-                spec.status,
-            )
-        yield Step(spec.at, spec.device, action)
+        if 0 <= spec.at < end:
+            yield Step(spec.at, spec.device, _scripted_action(seed, index, spec))
+
+
+def _scripted_action(seed: int, index: int, spec: ScriptStep) -> Action:
+    if spec.do in _TIMELINE:
+        return _TIMELINE[spec.do]
+    if spec.do == "crash":
+        return ArmCrash(spec.when or "during")
+    if spec.do == "send":
+        assert spec.frame is not None  # the loader requires it
+        return WireSend(spec.name, template(spec.frame))
+    if spec.do == "request":
+        request = {"type": "SYNC_REQUEST", "timestamp": "{{now}}", **(spec.cursor or {})}
+        return WireSend(spec.name, template(request))
+    if spec.do == "replay":
+        assert spec.step is not None  # the loader requires it
+        return Replay(spec.name, spec.step)
+    if spec.do == "connect":
+        return Handshake(spec.name, spec.token or "valid")
+    if spec.do in ("push", "pull"):
+        body = None if spec.changes is None else template({"changes": spec.changes})
+        return RestCall(spec.name, spec.do, body, spec.key)
+    return ScriptedAct(
+        spec.do,
+        spec.item,
+        random.Random(f"{seed}:step:{index}").getrandbits(64),
+        tuple(sorted((spec.fields or {}).items())),
+        spec.title,
+        spec.composer,
+        spec.status,
+        spec.name,
+    )

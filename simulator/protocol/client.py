@@ -121,6 +121,7 @@ class DeviceClient:
         self.online = True
         self._out: list[ClientOutput] = []
         self._write_serial = 0  # history labels only: unique for this simulated device's life
+        self.last_write_id: str | None = None  # the newest write, for the steps that name it
         self._reset_memory()
 
     def _reset_memory(self) -> None:
@@ -445,7 +446,8 @@ class DeviceClient:
         self.storage.change_counter += 1
         self._write_serial += 1
         mark = "m" if origin == "migration" else ""
-        return f"{self.device_id}#{mark}{self._write_serial}"
+        self.last_write_id = f"{self.device_id}#{mark}{self._write_serial}"
+        return self.last_write_id
 
     def _install_id(self) -> str:
         """The device id the server sees: kept in localStorage, new after a wipe, so change

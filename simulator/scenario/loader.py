@@ -23,6 +23,7 @@ from simulator.errors import ScenarioError
 from simulator.protocol.profile import PROFILES, Profile, UnknownProfile, resolve
 from simulator.scenario import model
 from simulator.scenario.model import Scenario
+from simulator.scenario.references import PLAIN_REFERENCES, references
 
 Path_ = tuple[str | int, ...]
 
@@ -283,8 +284,10 @@ def _check_references(source: str, scenario: Scenario, lines: Mapping[Path_, int
 
 def _check_steps(source: str, scenario: Scenario, lines: Mapping[Path_, int]) -> None:
     """Each scripted step: a device the scenario has, joined by then, within `duration`; only
-    the fields its `do` takes, with those it needs; and an item name that an earlier step
-    creates (of the right kind), or for a create, one no other step creates."""
+    the fields its `do` takes, with those it needs; a name no other step has; an item name that
+    an earlier step creates (of the right kind), or for a create, one no other step creates; a
+    `replay` of an earlier step that sent a frame; and references (`{{item.E1.id}}`) to items
+    an earlier step creates."""
 
     def refuse(index: int, field: str, message: str) -> ScenarioError:
         where: Path_ = ("steps", index, field)
@@ -292,10 +295,11 @@ def _check_steps(source: str, scenario: Scenario, lines: Mapping[Path_, int]) ->
 
     devices = {d.name: d for d in scenario.devices}
     created: dict[str, tuple[str, float]] = {}  # item name -> (the `do` that made it, when)
+    named: dict[str, tuple[str, float]] = {}  # step name -> (its `do`, when)
     for index, step in enumerate(scenario.steps):
         takes = model.STEP_FIELDS[step.do]
-        for field in sorted(step.model_fields_set - {"at", "device", "do"} - takes):
-            listed = ", ".join(sorted(takes)) or "nothing but at, device, do"
+        for field in sorted(step.model_fields_set - {"at", "device", "do", "name"} - takes):
+            listed = ", ".join(sorted(takes)) or "nothing but at, device, do, name"
             raise refuse(index, field, f"`do: {step.do}` takes no {field!r}; it takes {listed}")
         spec = devices.get(step.device)
         if spec is None:
@@ -305,23 +309,63 @@ def _check_steps(source: str, scenario: Scenario, lines: Mapping[Path_, int]) ->
             raise refuse(index, "at", "must be before the end of `duration`")
         if step.at < spec.joins:
             raise refuse(index, "at", f"must not be before {step.device!r} joins")
-        if step.do == "add_piece" and step.title is None:
-            raise refuse(index, "title", "required field is missing")
-        maker = model.STEP_NEEDS_ITEM.get(step.do)
-        if maker is not None:
-            if step.item is None:
-                raise refuse(index, "item", "required field is missing")
-            made = created.get(step.item)
-            if made is None or made[1] > step.at:
-                message = f"no earlier step creates an item {step.item!r} (`do: {maker}`)"
-                raise refuse(index, "item", message)
-            if made[0] != maker:
-                message = f"item {step.item!r} is made by `do: {made[0]}`; {step.do} needs {maker}"
-                raise refuse(index, "item", message)
-        elif step.item is not None:
-            if step.item in created:
-                raise refuse(index, "item", f"another step already creates {step.item!r}")
-            created[step.item] = (step.do, step.at)
+        needed = model.STEP_NEEDS.get(step.do)
+        if needed is not None and getattr(step, needed) is None:
+            raise refuse(index, needed, "required field is missing")
+        problem = _item_problem(step, created)
+        if problem is not None:
+            raise refuse(index, "item", problem)
+        if step.step is not None:
+            target = named.get(step.step)
+            if target is None or target[1] > step.at or target[0] not in model.STEP_SENDS:
+                message = (
+                    f"no earlier step named {step.step!r} sends a frame (a named "
+                    f"{', '.join(sorted(model.STEP_SENDS))})"
+                )
+                raise refuse(index, "step", message)
+        for field in ("frame", "changes", "cursor"):
+            for reference in references(getattr(step, field)):
+                problem = _bad_reference(reference, created, step.at)
+                if problem is not None:
+                    raise refuse(index, field, problem)
+        if step.name is not None:
+            if step.name in named:
+                raise refuse(index, "name", f"another step is already named {step.name!r}")
+            named[step.name] = (step.do, step.at)
+
+
+def _item_problem(step: model.ScriptStep, created: dict[str, tuple[str, float]]) -> str | None:
+    """What is wrong with the step's `item`, if anything; a creating step's item is noted."""
+    maker = model.STEP_NEEDS_ITEM.get(step.do)
+    if maker is not None:
+        if step.item is None:
+            return "required field is missing"
+        made = created.get(step.item)
+        if made is None or made[1] > step.at:
+            return f"no earlier step creates an item {step.item!r} (`do: {maker}`)"
+        if made[0] != maker:
+            return f"item {step.item!r} is made by `do: {made[0]}`; {step.do} needs {maker}"
+    elif step.item is not None:
+        if step.item in created:
+            return f"another step already creates {step.item!r}"
+        created[step.item] = (step.do, step.at)
+    return None
+
+
+def _bad_reference(
+    reference: str, created: Mapping[str, tuple[str, float]], at: float
+) -> str | None:
+    """Why a `{{...}}` reference in a wire step cannot be filled in, or None."""
+    if reference in PLAIN_REFERENCES:
+        return None
+    parts = reference.split(".")
+    if len(parts) == 3 and parts[0] == "item" and parts[2] == "id":
+        made = created.get(parts[1])
+        if made is None or made[1] > at:
+            return f"{{{{{reference}}}}}: no earlier step creates an item {parts[1]!r}"
+        return None
+    known = ", ".join(f"{{{{{r}}}}}" for r in sorted(PLAIN_REFERENCES))
+    return f"{{{{{reference}}}}}: unknown reference; known: {known}, {{{{item.NAME.id}}}}"
 
 
 def refuse_unplayable_live(source: str, scenario: Scenario) -> None:

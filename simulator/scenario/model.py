@@ -263,7 +263,8 @@ class Device(Strict):
     workload: Workload = Workload()
 
 
-# What a scripted step may `do`, and which fields each one takes besides `at`, `device`, `do`.
+# What a scripted step may `do`, and which fields each one takes besides `at`, `device`, `do`
+# and `name` (every step may have a name, for `replay` and the expectations to refer to).
 STEP_FIELDS: dict[str, frozenset[str]] = {
     "create": frozenset({"item", "fields"}),
     "update": frozenset({"item", "fields"}),
@@ -278,6 +279,13 @@ STEP_FIELDS: dict[str, frozenset[str]] = {
     "online": frozenset(),
     "disconnect": frozenset(),
     "accept_backfill": frozenset(),
+    # Wire-level steps, for probing a server: what they send is recorded like any frame.
+    "send": frozenset({"frame"}),
+    "replay": frozenset({"step"}),
+    "request": frozenset({"cursor"}),
+    "connect": frozenset({"token"}),
+    "push": frozenset({"changes", "key"}),
+    "pull": frozenset(),
 }
 # The `do`s that need an `item` naming what an earlier step created, and of which kind.
 STEP_NEEDS_ITEM: dict[str, str] = {
@@ -286,6 +294,19 @@ STEP_NEEDS_ITEM: dict[str, str] = {
     "update_piece": "add_piece",
     "remove_piece": "add_piece",
 }
+# The `do`s that put a frame on the device's connection, which a `replay` may send again.
+STEP_SENDS = frozenset(
+    {"create", "update", "delete", "add_piece", "update_piece", "remove_piece", "send", "request"}
+)
+# The `do`s that need a field of their own.
+STEP_NEEDS: dict[str, str] = {
+    "add_piece": "title",
+    "send": "frame",
+    "replay": "step",
+    "push": "changes",
+}
+# What credentials a `connect` step opens a connection with (README: Wire-level steps).
+TOKENS = ("valid", "no_token", "no_user", "bad_signature", "expired", "other_user")
 _STEP_DOS = ", ".join(STEP_FIELDS)
 
 
@@ -302,12 +323,20 @@ class ScriptStep(Strict):
     at: Duration
     device: str = Field(min_length=1)
     do: Annotated[str, BeforeValidator(_step_do)]
+    name: str | None = Field(default=None, min_length=1, max_length=200)
     item: str | None = Field(default=None, min_length=1, max_length=200)
     fields: dict[str, Any] | None = None
     title: str | None = Field(default=None, min_length=1, max_length=500)
     composer: str | None = Field(default=None, min_length=1, max_length=500)
     status: str | None = Field(default=None, min_length=1, max_length=100)
     when: Literal["before", "during", "after"] | None = None
+    # A literal frame: a mapping (sent as JSON) or a text (sent as it is, JSON or not).
+    frame: dict[str, Any] | str | None = None
+    step: str | None = Field(default=None, min_length=1, max_length=200)
+    cursor: dict[str, Any] | None = None
+    token: Literal[TOKENS] | None = None  # type: ignore[valid-type]
+    changes: list[Any] | None = None
+    key: str | None = Field(default=None, min_length=1, max_length=1000)
 
 
 class Limits(Strict):

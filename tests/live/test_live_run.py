@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import SECRET, Served, start_server, stop_server
 
+from simulator import auth
 from simulator.history import SERVER, History, Kind
-from simulator.live import auth
 from simulator.live.commands import play
 from simulator.live.managed import ManagedServer
 from simulator.protocol.kinds import ENTRY_MUTATIONS

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import pytest
 from conftest import SECRET, start_server, stop_server
 
-from simulator.live import auth
+from simulator import auth
 from simulator.live.preflight import Capability, preflight
 from simulator.protocol.profile import PROFILES
 

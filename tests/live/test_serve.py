@@ -19,7 +19,7 @@ from conftest import SECRET, Served, stop_server
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from simulator.live import auth
+from simulator import auth
 from simulator.protocol.codec import Frame, FrameType
 from simulator.protocol.store import ServerStore
 

@@ -21,7 +21,7 @@ from conftest import SECRET, Served, stop_server
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from simulator.live import auth
+from simulator import auth
 from simulator.live.serve import MAX_REST_BODY, ReferenceServer
 from simulator.protocol.codec import Frame, FrameType
 from simulator.protocol.coordinator import Outgoing

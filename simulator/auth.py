@@ -1,5 +1,9 @@
 """Tokens as the modelled server checks them: HS256 JWTs whose `sub` is the userId.
 
+Both executors use it: live mode mints the tokens its devices connect with, `syncsim serve`
+checks them, and the simulated server checks what a `connect` step presents, so an auth probe
+gets the same answer in both.
+
 Refusals are plain HTTP answers before the WebSocket upgrade: 400 when userId or token is
 missing (or the userId is longer than an id may be), 401 when the token is bad, expired, has no
 `exp` or an `exp` more than `MAX_TOKEN_AHEAD_S` (a year) ahead, 403 when its subject is another
@@ -78,3 +82,30 @@ def check(secret: str, user: str | None, token: str | None) -> Refusal | None:
     if claims.get("sub") != user:
         return Refusal(403, "token subject is another user")
     return None
+
+
+# What a `connect` step presents: each kind of credentials (scenario.model.TOKENS). What a
+# server following the protocol answers to each is the checker's rule `auth`.
+OTHER_USER = "syncsim-probe-somebody-else"
+
+
+def credentials(kind: str, secret: str, user: str, now: float) -> tuple[str | None, str | None]:
+    """The (userId, token) a `connect` step of this kind puts in its query."""
+    token = mint(secret, user, now)
+    if kind == "no_token":
+        return user, None
+    if kind == "no_user":
+        return None, token
+    if kind == "bad_signature":
+        return user, mint("not-the-secret-" + "x" * MIN_SECRET_BYTES, user, now)
+    if kind == "expired":
+        claims = {"sub": user, "iat": int(now) - 7200, "exp": int(now) - 3600}
+        return user, jwt.encode(claims, secret, algorithm=ALGORITHM)
+    if kind == "other_user":
+        return user, mint(secret, OTHER_USER, now)
+    return user, token
+
+
+def status(refusal: Refusal | None) -> int:
+    """The HTTP status of the answer to an upgrade: 101 when it goes ahead."""
+    return 101 if refusal is None else refusal.status
