@@ -69,6 +69,9 @@ class Kind(StrEnum):
     # A scripted step that could not be carried out (its item is unknown or not held, the
     # device has not joined, no backfill prompt is pending): op is the `do`, reason says why.
     STEP_SKIPPED = "step_skipped"
+    # A `connect` step's handshake: op the credentials presented (scenario.model.TOKENS),
+    # detail {status: the HTTP status answered (101: upgraded), step}; reason when it failed.
+    HANDSHAKE = "handshake"
 
 
 SERVER = "server"

@@ -20,9 +20,16 @@ from simulator.protocol.client import (
     UserWrite,
     WriteFailed,
 )
-from simulator.protocol.codec import BadFrame, Frame, FrameType, decode
-from simulator.protocol.entities import fingerprint, stamp_text
-from simulator.protocol.kinds import KINDS, entity_key, kind
+from simulator.protocol.codec import CONTROL_FRAMES, BadFrame, Frame, FrameType, decode
+from simulator.protocol.entities import SERVER_FIELDS, fingerprint, stamp_text
+from simulator.protocol.kinds import (
+    KINDS,
+    EntityKind,
+    entity_key,
+    kind,
+    kind_of_bulk,
+    kind_of_frame,
+)
 from simulator.scenario.loader import Loaded
 
 
@@ -49,8 +56,13 @@ def row(t: float, kind: Kind, device: Any, clock_reading: float | None, **fields
     )
 
 
-def observe(sim: Recorder, device: Any, output: ClientOutput) -> None:
+def observe(
+    sim: Recorder, device: Any, output: ClientOutput, tag: dict[str, str] | None = None
+) -> None:
+    """Record what the client observed; `tag` names the scripted step and item a write was
+    made by, so expectations about them are judged from the history alone."""
     if isinstance(output, UserWrite):
+        detail = {**({} if output.label is None else {"label": output.label}), **(tag or {})}
         sim.record(
             Kind.WRITE,
             device,
@@ -61,7 +73,7 @@ def observe(sim: Recorder, device: Any, output: ClientOutput) -> None:
             fingerprint=output.fingerprint,
             updated_at=output.updated_at,
             reason=None if output.origin == "user" else output.origin,
-            detail=None if output.label is None else {"label": output.label},
+            detail=detail or None,
         )
     elif isinstance(output, WriteFailed):
         sim.record(
@@ -121,18 +133,27 @@ ERROR_TEXT = 200  # what a row keeps of a peer's free text: enough to read, neve
 
 
 def frame_fields(
-    text: str, write_id: str | None = None, frame: Frame | BadFrame | None = None
+    text: str,
+    write_id: str | None = None,
+    frame: Frame | BadFrame | None = None,
+    step: str | None = None,
 ) -> dict[str, Any]:
     """The history fields of one frame: type, size, what it is about and, for an ACK or the
-    end of a catch-up, its message. `frame` spares decoding `text` again when it is known."""
+    end of a catch-up, its message; in `detail` what the protocol rules read (seq, lastSeq,
+    version, page, how many items a batch holds, what breaks the frame rules) and, for a frame
+    a scripted step sent, the step and the text. `frame` spares decoding `text` again."""
     if frame is None:
         frame = decode(text)
     fields: dict[str, Any] = {"bytes": len(text.encode("utf-8"))}
     if write_id is not None:
         fields["write_id"] = write_id
+    detail: dict[str, Any] = {}
+    if step is not None:
+        detail = {"step": step, "text": text[:STEP_TEXT]}
     if isinstance(frame, BadFrame):
-        fields["frame_type"] = "(not a frame)"
-        return fields
+        fields["frame_type"] = NOT_A_FRAME
+        fields["reason"] = frame.reason
+        return {**fields, "detail": detail} if detail else fields
     fields["frame_type"] = frame.type.value
     if frame.type is FrameType.SYNC_RESPONSE and isinstance(frame.get("message"), str):
         fields["reason"] = frame.get("message")
@@ -148,7 +169,81 @@ def frame_fields(
         body = frame.get(kind(key[0]).body)
         if isinstance(body, dict):
             fields["fingerprint"] = fingerprint({k: v for k, v in body.items() if k != "version"})
+    detail.update(_facts(frame))
+    if detail:
+        fields["detail"] = detail
     return fields
+
+
+def with_duplicate(fields: dict[str, Any]) -> dict[str, Any]:
+    """A received frame's fields, marked as the second delivery of one frame."""
+    return {**fields, "detail": {**fields.get("detail", {}), "duplicate": True}}
+
+
+NOT_A_FRAME = "(not a frame)"
+STEP_TEXT = 4000  # what a row keeps of a frame a step sent: enough to read, never a flood
+_NUMBERS = (("seq", "seq"), ("lastSeq", "last_seq"), ("version", "version"), ("page", "page"))
+
+
+def _facts(frame: Frame) -> dict[str, Any]:
+    """What of a frame the protocol rules judge, besides its type: its numbers, how many items
+    a batch holds, and fields no server should send (data in a WELCOME or PONG, fields an item
+    has that the schema does not know)."""
+    facts: dict[str, Any] = {}
+    for name, key in _NUMBERS:
+        value = frame.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            facts[key] = value
+    if frame.type in CONTROL_FRAMES:
+        data = sorted(k for k in frame.fields if k != "message")
+        if data:
+            facts["data_in_control"] = data
+        return facts
+    owner = kind_of_bulk(frame.type)
+    if owner is not None:
+        items = frame.get(owner.bulk)
+        if isinstance(items, list):
+            facts["items"] = len(items)
+            unknown = _unknown_fields(owner, items)
+            if unknown:
+                facts["unknown_fields"] = unknown
+        return facts
+    owner = kind_of_frame(frame.type)
+    body = None if owner is None else frame.get(owner.body)
+    if owner is not None and isinstance(body, dict):
+        unknown = _unknown_fields(owner, [body])
+        if unknown:
+            facts["unknown_fields"] = unknown
+    return facts
+
+
+def _unknown_fields(owner: EntityKind, items: list[Any]) -> list[str]:
+    known = owner.fields | SERVER_FIELDS
+    found: set[str] = set()
+    for item in items:
+        if isinstance(item, dict):
+            found.update(k for k in item if k not in known)
+    return sorted(found)[:20]
+
+
+def rest_answer(op: str, answer: Any) -> dict[str, Any]:
+    """What a REST row keeps of an answer to a step's call: a pull's item ids per kind and its
+    lastSeq (what the protocol rules compare), a push's answer as it came (small)."""
+    if not isinstance(answer, dict):
+        return {"answer": repr(answer)[:ERROR_TEXT]}
+    if op != "pull":
+        return {"answer": {k: v for k, v in list(answer.items())[:20]}}
+    ids = {
+        k.bulk: sorted(str(entity_key_of(k, item)) for item in answer.get(k.bulk, []))
+        for k in KINDS
+        if isinstance(answer.get(k.bulk), list)
+    }
+    last_seq = answer.get("lastSeq")
+    return {"ids": ids, **({"last_seq": last_seq} if isinstance(last_seq, int) else {})}
+
+
+def entity_key_of(owner: EntityKind, item: Any) -> str | None:
+    return owner.key(item) if isinstance(item, dict) else None
 
 
 def identity(entity_type: str, item: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from simulator.lifecycle.runtime import DeviceRuntime
 from simulator.lifecycle.transport import Transport
 from simulator.plan import actions as a
 from simulator.plan.actions import Step
-from simulator.protocol.codec import Frame
+from simulator.protocol.codec import BadFrame, Frame, decode
 from simulator.protocol.entities import PIECE_STATUSES
 from simulator.protocol.events import (
     ClientOutput,
@@ -38,10 +38,13 @@ from simulator.protocol.events import (
     QueueEvent,
     RestPull,
     Send,
+    UserWrite,
 )
 from simulator.protocol.kinds import ENTRY, PIECE
+from simulator.protocol.timefmt import iso_z
 from simulator.recording import frame_fields, observe, row
 from simulator.scenario.loader import Loaded
+from simulator.scenario.references import fill_text
 from simulator.workload.catalogue import build_catalogue
 from simulator.workload.user import UserAct, perform
 
@@ -65,6 +68,11 @@ class Lifecycle:
         # A scripted item's name -> (entity type, id), from when its create step ran.
         self.items: dict[str, tuple[str, str]] = {}
         self.applied: list[Step] = []
+        # What named steps sent, for a `replay`: the text each last put on the wire; the
+        # write a named user act made, whose frames are caught as the client sends them.
+        self.sent_texts: dict[str, str] = {}
+        self._watched: dict[str, str] = {}  # write id -> step name
+        self._tags: dict[str, dict[str, str]] = {}  # write id -> step and item, for its row
 
     # -- time and recording -----------------------------------------------------------
 
@@ -208,6 +216,7 @@ class Lifecycle:
         client, writer, now = device.client, device.writer, self.device_now(device)
         writer.reseed(act.seed)
         fields = dict(act.fields)
+        before = client.last_write_id
         if act.do == "create":
             entry_id = client.create_entry({**writer.new_entry(now), **fields}, now)
             if act.item is not None:
@@ -236,7 +245,68 @@ class Lifecycle:
                 client.update_piece(entity_id, fields or {"status": writer.status()}, now)
             else:
                 client.remove_piece(entity_id, now)
+        if client.last_write_id != before and client.last_write_id is not None:
+            self._named_write(client.last_write_id, act)
         self.pump(device)
+
+    def _named_write(self, write_id: str, act: a.ScriptedAct) -> None:
+        """A scripted act's write: its row says which step and item made it, and a named
+        step's frames are kept for a replay."""
+        tag = {k: v for k, v in (("step", act.name), ("item", act.item)) if v is not None}
+        if tag:
+            self._tags[write_id] = tag
+        if act.name is not None:
+            self._watched[write_id] = act.name
+
+    # -- wire-level steps ---------------------------------------------------------------
+
+    def _resolve(self, device: DeviceRuntime, reference: str) -> str:
+        """What a `{{...}}` reference stands for now; `KeyError` when its item was never
+        made (its create step was skipped)."""
+        if reference == "now":
+            return iso_z(self.device_now(device))
+        if reference == "user":
+            return device.user
+        if reference == "device":
+            return device.name
+        return self.items[reference.split(".")[1]][1]
+
+    def _wire_send(self, device: DeviceRuntime, step: a.WireSend) -> None:
+        try:
+            text = fill_text(step.template, lambda ref: self._resolve(device, ref))
+        except KeyError as error:
+            self._skip(device, "send", f"its item {error.args[0]!r} was never created")
+            return
+        self._put(device, step.name, "send", text)
+
+    def _replay(self, device: DeviceRuntime, step: a.Replay) -> None:
+        text = self.sent_texts.get(step.target)
+        if text is None:
+            self._skip(device, "replay", f"step {step.target!r} has sent nothing to replay")
+            return
+        self._put(device, step.name, "replay", text)
+
+    def _put(self, device: DeviceRuntime, name: str | None, do: str, text: str) -> None:
+        """A frame a step writes straight onto the device's open connection, past its client."""
+        if not device.joined or not self.transport.connected(device):
+            self._skip(device, do, "no open connection")
+            return
+        self.transport.send(device, Send(decode(text), text, None, name or do))
+        if name is not None:
+            self.sent_texts[name] = text
+
+    def _handshake(self, device: DeviceRuntime, step: a.Handshake) -> None:
+        self.transport.handshake(device, step.token, step.name or "connect")
+
+    def _rest_call(self, device: DeviceRuntime, step: a.RestCall) -> None:
+        body = step.body
+        if body is not None:
+            try:
+                body = fill_text(body, lambda ref: self._resolve(device, ref))
+            except KeyError as error:
+                self._skip(device, step.op, f"its item {error.args[0]!r} was never created")
+                return
+        self.transport.rest_call(device, step.op, body, step.key, step.name or step.op)
 
     def _accept_backfill(self, device: DeviceRuntime, _: a.AcceptBackfill) -> None:
         if not device.joined or not device.client.confirm_backfill(self.device_now(device)):
@@ -265,6 +335,8 @@ class Lifecycle:
 
     def _output(self, device: DeviceRuntime, output: ClientOutput) -> None:
         if isinstance(output, Send):
+            if output.write_id in self._watched:
+                self.sent_texts[self._watched[output.write_id]] = output.text
             self.transport.send(device, output)
         elif isinstance(output, OpenConnection):
             self.transport.open(device, output.attempt)
@@ -272,6 +344,8 @@ class Lifecycle:
             self.transport.close(device, output.attempt)
         elif isinstance(output, RestPull):
             self.transport.rest_pull(device)
+        elif isinstance(output, UserWrite):
+            observe(self, device, output, self._tags.pop(output.write_id, None))
         else:
             observe(self, device, output)
 
@@ -326,10 +400,11 @@ class Lifecycle:
         device.client.rest_pull_done(body, self.device_now(device))
         self.pump(device)
 
-    def intercept(self, device: DeviceRuntime, frame: Frame) -> Frame | None:
-        """The answer the device's interceptor gives in the server's place, if any."""
+    def intercept(self, device: DeviceRuntime, frame: Frame | BadFrame) -> Frame | None:
+        """The answer the device's interceptor gives in the server's place, if any (text that
+        is no frame goes on to the server, which answers it)."""
         interceptor = device.interceptor
-        if interceptor is None or not interceptor.counts(frame):
+        if interceptor is None or isinstance(frame, BadFrame) or not interceptor.counts(frame):
             return None
         device.intercepted += 1
         return interceptor.answer(frame, device.intercepted, self.server_now())
@@ -352,4 +427,8 @@ _STEPS: dict[type, Callable[[Lifecycle, Any, Any], None]] = {
     a.ServerDown: Lifecycle._server,
     a.ServerUp: Lifecycle._server,
     a.Intercept: Lifecycle._intercept,
+    a.WireSend: Lifecycle._wire_send,
+    a.Replay: Lifecycle._replay,
+    a.Handshake: Lifecycle._handshake,
+    a.RestCall: Lifecycle._rest_call,
 }

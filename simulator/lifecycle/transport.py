@@ -51,3 +51,15 @@ class Transport(Protocol):
     def switch_server(self, up: bool) -> None:
         """The server stops or starts again."""
         ...
+
+    def handshake(self, device: DeviceRuntime, token: str, step: str | None) -> None:
+        """Open a connection as the device's user with the credentials `token` names, record
+        the answer to the upgrade (a HANDSHAKE row) and close it again."""
+        ...
+
+    def rest_call(
+        self, device: DeviceRuntime, op: str, body: str | None, key: str | None, step: str | None
+    ) -> None:
+        """POST /api/sync/`op` (push or pull) as the device's user, `body` as its text and
+        `key` as X-Idempotency-Key; record the answer (a REST row). No client hears of it."""
+        ...

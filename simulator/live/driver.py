@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
@@ -54,13 +55,19 @@ from simulator.live.outage import run_command, until_listening
 from simulator.live.preflight import preflight
 from simulator.live.preload import push_preload
 from simulator.live.proxy import FaultProxy, Lane, truncated_frame
-from simulator.live.rest import PULL, post, rest_default
+from simulator.live.rest import PULL, PUSH, post, rest_default
 from simulator.live.snapshot import observe_server
 from simulator.plan.compile import compile_plan
 from simulator.protocol.connection import ConnState
 from simulator.protocol.events import Send
 from simulator.protocol.kinds import items_in
-from simulator.recording import frame_fields, meta, record_device_snapshot
+from simulator.recording import (
+    frame_fields,
+    meta,
+    record_device_snapshot,
+    rest_answer,
+    with_duplicate,
+)
 from simulator.scenario.loader import Loaded
 from simulator.scenario.model import LiveServer
 
@@ -247,7 +254,7 @@ class LiveRun:
         return proxy.judge(direction, size, self._wall_meant(), device.refusal(), device.blocked)
 
     def send(self, device: DeviceRuntime, send: Send) -> None:
-        fields = frame_fields(send.text, send.write_id, send.frame)
+        fields = frame_fields(send.text, send.write_id, send.frame, send.step)
         sock = self.current(device)
         if sock is None:
             self.record(Kind.FRAME_LOST, device, **{**fields, "reason": NOT_SENT})
@@ -335,8 +342,8 @@ class LiveRun:
             self._lost(device, sock, item.fields, _in_flight(sock))
             return
         if not self._keepalive(sock, item.fields):
-            detail = {"duplicate": True} if item.duplicate else None
-            self.record(Kind.FRAME_RECV, device, conn=sock.conn_id, **item.fields, detail=detail)
+            received = with_duplicate(item.fields) if item.duplicate else item.fields
+            self.record(Kind.FRAME_RECV, device, conn=sock.conn_id, **received)
         self._tell(self.life.received, device, item.text)
 
     # -- connections ------------------------------------------------------------------
@@ -565,6 +572,64 @@ class LiveRun:
             )
         self._tell(self.life.pulled, device, body)
 
+    def handshake(self, device: DeviceRuntime, token: str, step: str | None) -> None:
+        self._spawn_in(self.wires[device.name].pulling, self._handshake(device, token, step))
+
+    async def _handshake(self, device: DeviceRuntime, token: str, step: str | None) -> None:
+        """A `connect` step: a connection of its own with these credentials, closed at once."""
+        refusal = device.refusal()
+        if refusal is not None:
+            detail: dict[str, Any] = {"status": None, "step": step}
+            self.record(Kind.HANDSHAKE, device, op=token, reason=refusal, detail=detail)
+            return
+        user, presented = auth.credentials(token, self.secret, device.user, time.time())
+        query = {k: v for k, v in (("userId", user), ("token", presented)) if v is not None}
+        status: int | None = 101
+        reason: str | None = None
+        try:
+            ws = await connect(
+                f"{self.server.url}?{urlencode(query)}",
+                open_timeout=self.timeout,
+                close_timeout=self.timeout,
+                ping_interval=None,
+            )
+        except InvalidStatus as error:
+            status = error.response.status_code
+            reason = f"refused: HTTP {status}"
+        except (TimeoutError, OSError, InvalidHandshake) as error:
+            status, reason = None, f"unreachable: {error!r}"[:200]
+        else:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), self.timeout + 1.0)
+        self._stir()
+        detail = {"status": status, "step": step}
+        self.record(Kind.HANDSHAKE, device, op=token, reason=reason, detail=detail)
+
+    def rest_call(
+        self, device: DeviceRuntime, op: str, body: str | None, key: str | None, step: str | None
+    ) -> None:
+        call = self._rest_call(device, op, body, key, step)
+        self._spawn_in(self.wires[device.name].pulling, call)
+
+    async def _rest_call(
+        self, device: DeviceRuntime, op: str, body: str | None, key: str | None, step: str | None
+    ) -> None:
+        refusal = device.refusal()
+        if refusal is not None:
+            self.record(Kind.REST, device, op=op, reason=refusal, detail={"step": step})
+            return
+        path = PULL if op == "pull" else PUSH
+        data = (body or "{}").encode("utf-8")
+        answer, error = await asyncio.to_thread(
+            post, f"{self.rest_url}{path}", device.user, self.secret, self.timeout, data, key
+        )
+        self._stir()
+        status = 200 if answer is not None else _http_status(error)
+        detail = {"status": status, "step": step}
+        if answer is not None:
+            detail.update(rest_answer(op, answer))
+        self.record(Kind.REST, device, op=op, reason=error or None, detail=detail)
+
     # -- the whole run ----------------------------------------------------------------
 
     async def probe(self) -> None:
@@ -748,3 +813,9 @@ async def _wait(tasks: set[asyncio.Task[Any]], run: LiveRun) -> None:
     """Wait for `tasks`, at most twice the endpoint deadline (each has its own deadline)."""
     if tasks:
         await asyncio.wait(tasks, timeout=2 * run.timeout + 1.0)
+
+
+def _http_status(reason: str) -> int | None:
+    """The status of an answer the REST client turned into a reason (`HTTP 400: ...`)."""
+    found = re.match(r"HTTP (\d{3})", reason)
+    return int(found.group(1)) if found else None

@@ -233,6 +233,15 @@ def fingerprint(entity: Mapping[str, Any]) -> str:
 
 _IDENTITY_FIELDS = ("id", "createdAt", "updatedAt", "device_id")
 
+# Every field the schema knows, per kind, and those a server adds to what it stores
+# (PROTOCOL.md, Data): anything else in an item a server sends back was not dropped.
+ENTRY_FIELDS = frozenset(
+    {"id", "timestamp", "duration", "type", "instrument", "pieces", "mood", "notes", "device_id"}
+    | set(_STRING_LISTS)
+    | set(_OPTIONAL_TIMES)
+)
+SERVER_FIELDS = frozenset({"user_id", "goal_ids", "sync_version", "version"})
+
 
 def content_fingerprint(entry: Mapping[str, Any]) -> str:
     """A digest of what a person typed, without ids and stamps: the same entry saved twice
@@ -295,6 +304,12 @@ def stamp_text(item: Mapping[str, Any] | None) -> str | None:
 _PIECE_TEXTS = ("composer", "notes")
 _PIECE_TEMPOS = ("target_tempo", "current_tempo")
 _PIECE_TIMES = ("started_at", "last_practiced_at", "created_at", "updated_at")
+PIECE_FIELDS = frozenset(
+    {"id", "title", "status", "scoreId", "score_id", "tags"}
+    | set(_PIECE_TEXTS)
+    | set(_PIECE_TEMPOS)
+    | set(_PIECE_TIMES)
+)
 
 
 def _clean_piece_optional(data: Mapping[str, Any], clean: Entity) -> None:

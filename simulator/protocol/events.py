@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulator.protocol.codec import Frame
+from simulator.protocol.codec import BadFrame, Frame
 
 # -- outputs: actions for the driver ------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Send:
-    frame: Frame
+    frame: Frame | BadFrame
     text: str
     write_id: str | None = None
+    step: str | None = None  # the scripted step that put it on the wire (not the client)
 
 
 @dataclass(frozen=True)

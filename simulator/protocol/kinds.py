@@ -15,6 +15,8 @@ from typing import Any
 from simulator.errors import SyncsimError
 from simulator.protocol.codec import BULKS, Frame, FrameType
 from simulator.protocol.entities import (
+    ENTRY_FIELDS,
+    PIECE_FIELDS,
     Entity,
     clean_entry,
     clean_piece,
@@ -120,6 +122,7 @@ class EntityKind:
     describe: Callable[[Mapping[str, Any]], str]  # a label for people, beside the id
     twin_cause: str  # why two ids are one item, as a finding says it
     stamp_field: str  # where a client writes the item's last-written time
+    fields: frozenset[str]  # every field the schema knows; a server drops the rest
 
     @property
     def writes(self) -> frozenset[FrameType]:
@@ -166,6 +169,7 @@ ENTRY_KIND = EntityKind(
     describe=_entry_label,
     twin_cause="same content under two ids",
     stamp_field="updatedAt",
+    fields=ENTRY_FIELDS,
 )
 PIECE_KIND = EntityKind(
     name="repertoire_piece",
@@ -187,6 +191,7 @@ PIECE_KIND = EntityKind(
     twin_cause="same normalized score id",
     # The real server's repertoire schema is snake case; a camel `updatedAt` is dropped.
     stamp_field="updated_at",
+    fields=PIECE_FIELDS,
 )
 KINDS: tuple[EntityKind, ...] = (ENTRY_KIND, PIECE_KIND)
 

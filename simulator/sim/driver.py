@@ -13,19 +13,22 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
 import simpy
 
+from simulator import auth
 from simulator.history import NOT_SENT, History, Kind
 from simulator.lifecycle.lifecycle import Lifecycle
 from simulator.lifecycle.runtime import DeviceRuntime
 from simulator.plan.compile import Plan, compile_plan
+from simulator.protocol.codec import read_json
 from simulator.protocol.coordinator import Outgoing
 from simulator.protocol.events import Send
 from simulator.protocol.kinds import items_in
-from simulator.recording import frame_fields, meta
+from simulator.recording import frame_fields, meta, rest_answer, with_duplicate
 from simulator.scenario.loader import Loaded
 from simulator.sim.network import Connection, DeviceLink
 from simulator.sim.server import SimServer
@@ -34,6 +37,8 @@ HANDSHAKE_RTTS = 1.5  # TCP + HTTP upgrade before the socket is open
 CONNECT_TIMEOUT = 10.0  # a connect into a partition fails after this long
 KEEPALIVE = frozenset({"PING", "PONG"})
 TOO_BIG = "1009 message too big"
+# The simulated server's JWT secret: a `connect` step's credentials are checked against it.
+SIM_SECRET = "syncsim-simulated-server-secret-0123456789"
 
 
 class Wire:
@@ -164,23 +169,16 @@ class Simulation:
             self._end(device, conn, TOO_BIG)
             return False
         if fields["frame_type"] not in KEEPALIVE:
-            detail = {"duplicate": True} if duplicate else None
+            received = with_duplicate(fields) if duplicate else fields
             if at_server:
-                self.record(
-                    Kind.FRAME_RECV,
-                    None,
-                    user=conn.user,
-                    conn=conn.conn_id,
-                    **fields,
-                    detail=detail,
-                )
+                self.record(Kind.FRAME_RECV, None, user=conn.user, conn=conn.conn_id, **received)
             else:
-                self.record(Kind.FRAME_RECV, device, conn=conn.conn_id, **fields, detail=detail)
+                self.record(Kind.FRAME_RECV, device, conn=conn.conn_id, **received)
         return True
 
     def send(self, device: DeviceRuntime, send: Send) -> None:
         conn = self.current(device)
-        fields = frame_fields(send.text, send.write_id, send.frame)
+        fields = frame_fields(send.text, send.write_id, send.frame, send.step)
         if conn is None:
             self.record(Kind.FRAME_LOST, device, **{**fields, "reason": NOT_SENT})
             return
@@ -320,6 +318,66 @@ class Simulation:
             self.later(back, lambda: self._rest_answered(device, body, size))
 
         self.later(there, answer)
+
+    def handshake(self, device: DeviceRuntime, token: str, step: str | None) -> None:
+        """A `connect` step: the simulated server checks the credentials as syncsim serve
+        does (tokens live on the wall clock, so they are minted and checked on it; only the
+        status is recorded, so the history does not depend on when it ran)."""
+        link = self.wires[device.name].link
+        wait = HANDSHAKE_RTTS * 2 * link.delay()
+
+        def answer() -> None:
+            refusal = self._refusal(device)
+            if refusal is not None:
+                detail = {"status": None, "step": step}
+                self.record(Kind.HANDSHAKE, device, op=token, reason=refusal, detail=detail)
+                return
+            user, presented = auth.credentials(token, SIM_SECRET, device.user, time.time())
+            refused = auth.check(SIM_SECRET, user, presented)
+            self.record(
+                Kind.HANDSHAKE,
+                device,
+                op=token,
+                reason=None if refused is None else refused.reason,
+                detail={"status": auth.status(refused), "step": step},
+            )
+
+        self.later(wait, answer)
+
+    def rest_call(
+        self, device: DeviceRuntime, op: str, body: str | None, key: str | None, step: str | None
+    ) -> None:
+        link = self.wires[device.name].link
+        there, back = link.delay(), link.delay()
+
+        def answer() -> None:
+            refusal = self._refusal(device)
+            if refusal is not None:
+                self.record(Kind.REST, device, op=op, reason=refusal, detail={"step": step})
+                return
+            status, answered = self._rest_answer(device.user, op, body, key)
+            self._server_frames(self.server.pump())
+            reason = None if status == 200 else f"HTTP {status}: {answered.get('error')}"
+            detail = {"status": status, "step": step, **rest_answer(op, answered)}
+
+            def answered_back() -> None:
+                self.record(Kind.REST, device, op=op, reason=reason, detail=detail)
+
+            self.later(back, answered_back)
+
+        self.later(there, answer)
+
+    def _rest_answer(
+        self, user: str, op: str, body: str | None, key: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        coordinator, now = self.server.coordinator, self.server_now()
+        if op == "pull":
+            return 200, coordinator.rest_pull(user, now)
+        try:
+            payload = read_json(body or "{}")
+        except ValueError as error:
+            return 400, {"error": str(error)}
+        return coordinator.rest_push(user, payload, key, now)
 
     def _rest_answered(self, device: DeviceRuntime, body: dict[str, Any], size: int) -> None:
         self.record(Kind.REST, device, op="pull", bytes=size, detail={"items": items_in(body)})

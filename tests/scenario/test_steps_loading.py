@@ -104,3 +104,59 @@ def test_each_reference_is_checked(step: str, field: str, message: str) -> None:
     error = fails(f"  - {step}\n")
     assert (error.line, error.field) == (8, f"steps[2].{field}")
     assert error.message.startswith(message)
+
+
+def test_wire_steps_load_with_names_references_and_replays() -> None:
+    script = """\
+  - {at: 30m, device: phone, do: update, item: E1, name: u1}
+  - {at: 31m, device: phone, do: send, name: s1, frame: {type: PING, timestamp: "{{now}}"}}
+  - {at: 32m, device: phone, do: send, frame: 'not json {{ item.E1.id }}'}
+  - {at: 33m, device: phone, do: replay, step: u1}
+  - {at: 34m, device: phone, do: replay, step: s1, name: again}
+  - {at: 35m, device: laptop, do: request, cursor: {lastSeq: 3}}
+  - {at: 36m, device: laptop, do: connect, token: expired}
+  - {at: 37m, device: laptop, do: push, key: k1, changes: [{type: ENTRY_DELETED, entryId: "{{item.E1.id}}"}]}
+  - {at: 38m, device: laptop, do: pull}
+"""
+    steps = load_text("s.yaml", HEAD + script).scenario.steps
+    assert [s.do for s in steps[2:]] == [
+        "update", "send", "send", "replay", "replay", "request", "connect", "push", "pull",
+    ]  # fmt: skip
+
+
+def test_a_replay_of_a_step_that_sent_nothing_or_is_unknown_is_refused() -> None:
+    error = fails("  - {at: 1h, device: phone, do: replay, step: nowhere}\n")
+    assert (error.line, error.field) == (8, "steps[2].step")
+    assert error.message.startswith("no earlier step named 'nowhere' sends a frame")
+    error = fails(
+        "  - {at: 30m, device: phone, do: reload, name: r}\n"
+        "  - {at: 1h, device: phone, do: replay, step: r}\n"
+    )
+    assert (error.line, error.field) == (9, "steps[3].step")
+
+
+def test_two_steps_of_one_name_and_a_send_without_a_frame_are_refused() -> None:
+    error = fails(
+        "  - {at: 30m, device: phone, do: reload, name: x}\n"
+        "  - {at: 31m, device: phone, do: pull, name: x}\n"
+    )
+    assert (error.line, error.field, error.message) == (
+        9,
+        "steps[3].name",
+        "another step is already named 'x'",
+    )
+    error = fails("  - {at: 30m, device: phone, do: send}\n")
+    assert (error.field, error.message) == ("steps[2].frame", "required field is missing")
+
+
+def test_a_reference_to_an_unknown_item_or_name_is_refused_with_its_line() -> None:
+    error = fails('  - {at: 1h, device: phone, do: send, frame: {id: "{{item.E9.id}}"}}\n')
+    assert (error.line, error.field) == (8, "steps[2].frame")
+    assert error.message == "{{item.E9.id}}: no earlier step creates an item 'E9'"
+    error = fails('  - {at: 1h, device: phone, do: send, frame: "{{when}}"}\n')
+    assert error.message.startswith("{{when}}: unknown reference; known: {{device}}, {{now}}")
+
+
+def test_a_connect_takes_only_known_credentials() -> None:
+    error = fails("  - {at: 1h, device: phone, do: connect, token: stolen}\n")
+    assert error.field == "steps[2].token"
