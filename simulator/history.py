@@ -77,8 +77,13 @@ class Kind(StrEnum):
 SERVER = "server"
 # `reason` of a SYNC_RESPONSE frame row that ends a catch-up (its `message`).
 CATCH_UP_DONE = "Sync complete"
+# `frame_type` of a frame row whose text is no frame (its `reason` says why).
+NOT_A_FRAME = "(not a frame)"
 # `reason` of a FRAME_LOST row for a frame that never left the device.
 NOT_SENT = "no open connection"
+# `reason` of the DISCONNECT row of a live connection still open when the run ended (a
+# simulated one has no DISCONNECT row then): it was whole until the end.
+RUN_ENDED = "run ended"
 
 
 @dataclass(frozen=True)

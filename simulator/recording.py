@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from simulator.history import SERVER, Kind, Record
+from simulator.history import NOT_A_FRAME, SERVER, Kind, Record
 from simulator.protocol.client import (
     BackfillEvent,
     ClientOutput,
@@ -31,6 +31,7 @@ from simulator.protocol.kinds import (
     kind_of_frame,
 )
 from simulator.scenario.loader import Loaded
+from simulator.scenario.model import Link
 
 
 class Recorder(Protocol):
@@ -180,7 +181,6 @@ def with_duplicate(fields: dict[str, Any]) -> dict[str, Any]:
     return {**fields, "detail": {**fields.get("detail", {}), "duplicate": True}}
 
 
-NOT_A_FRAME = "(not a frame)"
 STEP_TEXT = 4000  # what a row keeps of a frame a step sent: enough to read, never a flood
 _NUMBERS = (("seq", "seq"), ("lastSeq", "last_seq"), ("version", "version"), ("page", "page"))
 
@@ -194,6 +194,13 @@ def _facts(frame: Frame) -> dict[str, Any]:
         value = frame.get(name)
         if isinstance(value, int) and not isinstance(value, bool):
             facts[key] = value
+    if frame.type is FrameType.SYNC_REQUEST:
+        cursor = frame.get("lastSyncTime")
+        if cursor is not None:
+            facts["last_sync_time"] = str(cursor)[:ERROR_TEXT]
+        return facts
+    if frame.type not in CONTROL_FRAMES:
+        facts["at"] = frame.timestamp  # the sender's clock: the server's, on what it sends
     if frame.type in CONTROL_FRAMES:
         data = sorted(k for k in frame.fields if k != "message")
         if data:
@@ -204,6 +211,7 @@ def _facts(frame: Frame) -> dict[str, Any]:
         items = frame.get(owner.bulk)
         if isinstance(items, list):
             facts["items"] = len(items)
+            facts["ids"] = [owner.key(i) if isinstance(i, dict) else None for i in items]
             unknown = _unknown_fields(owner, items)
             if unknown:
                 facts["unknown_fields"] = unknown
@@ -224,6 +232,17 @@ def _unknown_fields(owner: EntityKind, items: list[Any]) -> list[str]:
         if isinstance(item, dict):
             found.update(k for k in item if k not in known)
     return sorted(found)[:20]
+
+
+def rest_asked(step: str | None, key: str | None, body: str | None, asked: float) -> dict[str, Any]:
+    """What a REST row says of a step's call: the step, when it was asked (true time), and
+    for a push its idempotency key and body text (the protocol rules read them)."""
+    detail: dict[str, Any] = {"step": step, "asked": round(asked, 6)}
+    if key is not None:
+        detail["key"] = key
+    if body is not None:
+        detail["text"] = body[:STEP_TEXT]
+    return detail
 
 
 def rest_answer(op: str, answer: Any) -> dict[str, Any]:
@@ -283,6 +302,14 @@ def record_device_snapshot(sim: Recorder, device: Any, client: DeviceClient) -> 
             )
 
 
+def faithful(link: Link) -> bool:
+    """A link that neither loses, duplicates nor reorders frames, in either direction."""
+    paths = (link, link.up, link.down)
+    return not any(
+        getattr(path, fault) for path in paths for fault in ("loss", "duplicate", "reorder")
+    )
+
+
 def meta(loaded: Loaded, mode: str, **extra: Any) -> dict[str, Any]:
     """The history's first row: what ran, with which seed and profile, and how."""
     scenario = loaded.scenario
@@ -296,7 +323,14 @@ def meta(loaded: Loaded, mode: str, **extra: Any) -> dict[str, Any]:
         "max_frame_bytes": scenario.limits.max_frame_bytes,
         "mode": mode,
         "devices": {
-            d.name: {"user": d.user, "clock_offset": d.clock.offset} for d in scenario.devices
+            d.name: {
+                "user": d.user,
+                "clock_offset": d.clock.offset,
+                # Whether the link may lose, duplicate or reorder frames: where it may not,
+                # every frame the device sent reached the server once, in order.
+                "faithful_link": faithful(d.link),
+            }
+            for d in scenario.devices
         },
         **extra,
     }

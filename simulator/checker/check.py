@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from simulator.checker import convergence, duplicates, metrics, rules
+from simulator.checker import convergence, duplicates, metrics, rules, server_rules
 from simulator.checker.doubts import doubts
 from simulator.checker.findings import Finding
 from simulator.checker.names import Anomaly
@@ -41,5 +41,6 @@ def check(history: History) -> CheckResult:
         + duplicates.findings(view)
         + rules.leaks(view)
         + metrics.payload(view)
+        + server_rules.violations(view)
     )
     return CheckResult(tuple(found), metrics.measure(view), doubts(view), view)

@@ -21,6 +21,7 @@ class Anomaly(StrEnum):
     DUPLICATE = "duplicate"
     LEAK = "leak"
     PAYLOAD = "payload"
+    PROTOCOL_VIOLATION = "protocol_violation"
 
 
 class Unit(StrEnum):
@@ -96,6 +97,12 @@ ANOMALIES: dict[Anomaly, AnomalyInfo] = {
         "a device received an item that belongs to another user",
         "a device only ever receives its own user's data",
         "#1f618d",
+    ),
+    Anomaly.PROTOCOL_VIOLATION: AnomalyInfo(
+        "the server broke one of its protocol's rules, seen from outside (the cause names the "
+        "rule)",
+        "the server does what its protocol says (README: The server's rules)",
+        "#5d4037",
     ),
     Anomaly.PAYLOAD: AnomalyInfo(
         "a frame larger than limits.max_frame_bytes",

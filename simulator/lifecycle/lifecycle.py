@@ -360,7 +360,7 @@ class Lifecycle:
         for index, output in enumerate(outputs):
             if index >= cut and isinstance(output, Send):
                 fields = frame_fields(output.text, output.write_id, output.frame)
-                self.record(Kind.FRAME_LOST, device, **{**fields, "reason": "crash"})
+                self.record(Kind.FRAME_LOST, device, **{**fields, "reason": "crash", "op": "up"})
             else:
                 self._output(device, output)
         self.record(

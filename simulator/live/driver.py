@@ -47,7 +47,7 @@ from websockets.protocol import State
 
 from simulator import auth
 from simulator.errors import EndpointError
-from simulator.history import NOT_SENT, History, Kind
+from simulator.history import NOT_SENT, RUN_ENDED, History, Kind
 from simulator.lifecycle.lifecycle import Lifecycle
 from simulator.lifecycle.runtime import DeviceRuntime
 from simulator.live.clockfile import ClockSetting, write_clock
@@ -66,6 +66,7 @@ from simulator.recording import (
     meta,
     record_device_snapshot,
     rest_answer,
+    rest_asked,
     with_duplicate,
 )
 from simulator.scenario.loader import Loaded
@@ -74,7 +75,6 @@ from simulator.scenario.model import LiveServer
 KEEPALIVE = frozenset({"PING", "PONG"})
 TOO_BIG = "1009 message too big"
 CLIENT_CLOSED = "client closed"
-RUN_ENDED = "run ended"
 # Who began a disconnect (`detail.initiator` of a DISCONNECT row).
 SYNCSIM = "syncsim"  # the device's client, or the end of the run
 ENDPOINT = "endpoint"  # the server, or its TCP connection ending
@@ -245,9 +245,13 @@ class LiveRun:
         tally[1] += fields["bytes"]
         return True
 
-    def _lost(self, device: DeviceRuntime, sock: Socket, fields: dict[str, Any], why: str) -> None:
+    def _lost(
+        self, device: DeviceRuntime, sock: Socket, fields: dict[str, Any], why: str, direction: str
+    ) -> None:
+        """A frame that never arrived; `op` says which way it was going (up: to the endpoint)."""
         if fields["frame_type"] not in KEEPALIVE:
-            self.record(Kind.FRAME_LOST, device, conn=sock.conn_id, **{**fields, "reason": why})
+            lost = {**fields, "reason": why, "op": direction}
+            self.record(Kind.FRAME_LOST, device, conn=sock.conn_id, **lost)
 
     def _judge(self, device: DeviceRuntime, direction: str, size: int) -> Any:
         proxy = self.wires[device.name].proxy
@@ -257,25 +261,27 @@ class LiveRun:
         fields = frame_fields(send.text, send.write_id, send.frame, send.step)
         sock = self.current(device)
         if sock is None:
-            self.record(Kind.FRAME_LOST, device, **{**fields, "reason": NOT_SENT})
+            self.record(Kind.FRAME_LOST, device, **{**fields, "reason": NOT_SENT, "op": "up"})
             return
         self._stir()
         if not self._keepalive(sock, fields):
             self.record(Kind.FRAME_SENT, device, conn=sock.conn_id, **fields)
-        if self._too_big(device, sock, fields):
+        if self._too_big(device, sock, fields, "up"):
             return
         verdict = self._judge(device, "up", fields["bytes"])
         if verdict.lost is not None:
-            self._lost(device, sock, fields, verdict.lost)
+            self._lost(device, sock, fields, verdict.lost, "up")
             return
         for hop in verdict.hops:
             sock.up.put(hop.at, Up(send, fields))
 
-    def _too_big(self, device: DeviceRuntime, sock: Socket, fields: dict[str, Any]) -> bool:
+    def _too_big(
+        self, device: DeviceRuntime, sock: Socket, fields: dict[str, Any], direction: str
+    ) -> bool:
         """The proxy's message-size cap: a bigger frame closes the connection with 1009."""
         if fields["bytes"] <= device.spec.link.max_message:
             return False
-        self._lost(device, sock, fields, TOO_BIG)
+        self._lost(device, sock, fields, TOO_BIG, direction)
         row = self._ended(device, sock, TOO_BIG, NETWORK, 1009, "message too big")
         if row is not None:
             self._close(device, sock, row, 1009, "message too big")
@@ -296,9 +302,10 @@ class LiveRun:
         try:
             await asyncio.wait_for(sock.ws.send(item.send.text), self.timeout)
         except ConnectionClosed:
-            self._lost(device, sock, item.fields, "connection closed before the frame left")
+            self._lost(device, sock, item.fields, "connection closed before the frame left", "up")
         except TimeoutError:
-            self._lost(device, sock, item.fields, f"send timed out after {self.timeout:g} s")
+            why = f"send timed out after {self.timeout:g} s"
+            self._lost(device, sock, item.fields, why, "up")
 
     async def _reader(self, device: DeviceRuntime, sock: Socket) -> None:
         """Read until the connection ends, even once it is closing: a closing handshake can
@@ -322,13 +329,13 @@ class LiveRun:
         fields = frame_fields(text)
         self._stir()
         if not self._registered(device, sock):
-            self._lost(device, sock, fields, _in_flight(sock))
+            self._lost(device, sock, fields, _in_flight(sock), "down")
             return
-        if self._too_big(device, sock, fields):
+        if self._too_big(device, sock, fields, "down"):
             return
         verdict = self._judge(device, "down", fields["bytes"])
         if verdict.lost is not None:
-            self._lost(device, sock, fields, verdict.lost)
+            self._lost(device, sock, fields, verdict.lost, "down")
             return
         for hop in verdict.hops:
             sock.down.put(hop.at, Down(text, fields, hop.duplicate))
@@ -339,7 +346,7 @@ class LiveRun:
     def _arrive(self, device: DeviceRuntime, sock: Socket, item: Down) -> None:
         self._stir()
         if not self._registered(device, sock):  # a lane closes with its connection: never
-            self._lost(device, sock, item.fields, _in_flight(sock))
+            self._lost(device, sock, item.fields, _in_flight(sock), "down")
             return
         if not self._keepalive(sock, item.fields):
             received = with_duplicate(item.fields) if item.duplicate else item.fields
@@ -442,10 +449,10 @@ class LiveRun:
         self._flush_keepalive(device, sock)
         why = _in_flight(sock)
         for down in sock.down.close():
-            self._lost(device, sock, down.fields, why)
+            self._lost(device, sock, down.fields, why, "down")
         if initiator != SYNCSIM:
             for up in sock.up.close():
-                self._lost(device, sock, up.fields, why)
+                self._lost(device, sock, up.fields, why, "up")
         if reason != CLIENT_CLOSED:
             self._tell(self.life.closed, device, sock.attempt)
         return row
@@ -471,7 +478,7 @@ class LiveRun:
         frame; how long the endpoint took to answer goes into the DISCONNECT row."""
         if not await sock.up.drained(self.timeout):
             for up in sock.up.close():
-                self._lost(device, sock, up.fields, "still in flight at the close deadline")
+                self._lost(device, sock, up.fields, "still in flight at the close deadline", "up")
         started = time.monotonic()
         with contextlib.suppress(Exception):  # the library has its own deadline: close_timeout
             await asyncio.wait_for(sock.ws.close(code, reason), self.timeout + 1.0)
@@ -497,7 +504,8 @@ class LiveRun:
                 sock.ws.protocol.send_text(up.send.text.encode())
                 sock.ws.send_data()
             except (InvalidState, ConnectionClosed, OSError, RuntimeError):  # closing: never left
-                self._lost(device, sock, up.fields, "connection closed before the frame left")
+                why = "connection closed before the frame left"
+                self._lost(device, sock, up.fields, why, "up")
         for down in sock.down.take_due(now):
             self._arrive(device, sock, down)
 
@@ -614,9 +622,10 @@ class LiveRun:
     async def _rest_call(
         self, device: DeviceRuntime, op: str, body: str | None, key: str | None, step: str | None
     ) -> None:
+        asked = rest_asked(step, key, body, self.now())
         refusal = device.refusal()
         if refusal is not None:
-            self.record(Kind.REST, device, op=op, reason=refusal, detail={"step": step})
+            self.record(Kind.REST, device, op=op, reason=refusal, detail=asked)
             return
         path = PULL if op == "pull" else PUSH
         data = (body or "{}").encode("utf-8")
@@ -625,7 +634,7 @@ class LiveRun:
         )
         self._stir()
         status = 200 if answer is not None else _http_status(error)
-        detail = {"status": status, "step": step}
+        detail = {**asked, "status": status}
         if answer is not None:
             detail.update(rest_answer(op, answer))
         self.record(Kind.REST, device, op=op, reason=error or None, detail=detail)

@@ -28,7 +28,7 @@ from simulator.protocol.codec import read_json
 from simulator.protocol.coordinator import Outgoing
 from simulator.protocol.events import Send
 from simulator.protocol.kinds import items_in
-from simulator.recording import frame_fields, meta, rest_answer, with_duplicate
+from simulator.recording import frame_fields, meta, rest_answer, rest_asked, with_duplicate
 from simulator.scenario.loader import Loaded
 from simulator.sim.network import Connection, DeviceLink
 from simulator.sim.server import SimServer
@@ -124,10 +124,10 @@ class Simulation:
         link = self.wires[device.name].link
         path, rng = link.path(direction), link.rng
         if direction in device.blocked:
-            self._lost(device, conn, fields, "partition")
+            self._lost(device, conn, fields, "partition", direction)
             return
         if path.loss and rng.random() < path.loss:
-            self._lost(device, conn, fields, "dropped by the network")
+            self._lost(device, conn, fields, "dropped by the network", direction)
             return
         now = self.env.now
         at = conn.schedule(direction, now, fields["bytes"], path, rng)
@@ -139,10 +139,17 @@ class Simulation:
             self.later(again - now, lambda: arrive(True))
 
     def _lost(
-        self, device: DeviceRuntime, conn: Connection, fields: dict[str, Any], reason: str
+        self,
+        device: DeviceRuntime,
+        conn: Connection,
+        fields: dict[str, Any],
+        reason: str,
+        direction: str,
     ) -> None:
+        """A frame that never arrived; `op` says which way it was going (up: to the server)."""
         if fields["frame_type"] not in KEEPALIVE:
-            self.record(Kind.FRAME_LOST, device, conn=conn.conn_id, **{**fields, "reason": reason})
+            lost = {**fields, "reason": reason, "op": direction}
+            self.record(Kind.FRAME_LOST, device, conn=conn.conn_id, **lost)
 
     def _sent(
         self, device: DeviceRuntime | None, conn: Connection, fields: dict[str, Any], **extra: Any
@@ -161,11 +168,12 @@ class Simulation:
         at_server: bool,
     ) -> bool:
         """Whether a frame arriving now is delivered: its end is open and it fits."""
+        direction = "up" if at_server else "down"
         if not (conn.server_open if at_server else conn.open):
-            self._lost(device, conn, fields, "connection closed in flight")
+            self._lost(device, conn, fields, "connection closed in flight", direction)
             return False
         if fields["bytes"] > self.wires[device.name].link.max_message:
-            self._lost(device, conn, fields, TOO_BIG)
+            self._lost(device, conn, fields, TOO_BIG, direction)
             self._end(device, conn, TOO_BIG)
             return False
         if fields["frame_type"] not in KEEPALIVE:
@@ -180,7 +188,7 @@ class Simulation:
         conn = self.current(device)
         fields = frame_fields(send.text, send.write_id, send.frame, send.step)
         if conn is None:
-            self.record(Kind.FRAME_LOST, device, **{**fields, "reason": NOT_SENT})
+            self.record(Kind.FRAME_LOST, device, **{**fields, "reason": NOT_SENT, "op": "up"})
             return
         self._sent(device, conn, fields)
 
@@ -349,16 +357,17 @@ class Simulation:
     ) -> None:
         link = self.wires[device.name].link
         there, back = link.delay(), link.delay()
+        asked = rest_asked(step, key, body, self.now())
 
         def answer() -> None:
             refusal = self._refusal(device)
             if refusal is not None:
-                self.record(Kind.REST, device, op=op, reason=refusal, detail={"step": step})
+                self.record(Kind.REST, device, op=op, reason=refusal, detail=asked)
                 return
             status, answered = self._rest_answer(device.user, op, body, key)
             self._server_frames(self.server.pump())
             reason = None if status == 200 else f"HTTP {status}: {answered.get('error')}"
-            detail = {"status": status, "step": step, **rest_answer(op, answered)}
+            detail = {**asked, "status": status, **rest_answer(op, answered)}
 
             def answered_back() -> None:
                 self.record(Kind.REST, device, op=op, reason=reason, detail=detail)

@@ -115,7 +115,8 @@ def test_wire_steps_load_with_names_references_and_replays() -> None:
   - {at: 34m, device: phone, do: replay, step: s1, name: again}
   - {at: 35m, device: laptop, do: request, cursor: {lastSeq: 3}}
   - {at: 36m, device: laptop, do: connect, token: expired}
-  - {at: 37m, device: laptop, do: push, key: k1, changes: [{type: ENTRY_DELETED, entryId: "{{item.E1.id}}"}]}
+  - {at: 37m, device: laptop, do: push, key: k1,
+     changes: [{type: ENTRY_DELETED, entryId: "{{item.E1.id}}"}]}
   - {at: 38m, device: laptop, do: pull}
 """
     steps = load_text("s.yaml", HEAD + script).scenario.steps

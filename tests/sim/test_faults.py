@@ -61,7 +61,11 @@ def test_duplication_delivers_a_frame_twice() -> None:
         if r.detail and r.detail.get("duplicate")
     ]
     assert twice
-    first = {r.write_id for r in rows(history, Kind.FRAME_RECV, device=SERVER) if not r.detail}
+    first = {
+        r.write_id
+        for r in rows(history, Kind.FRAME_RECV, device=SERVER)
+        if not (r.detail or {}).get("duplicate")
+    }
     assert {r.write_id for r in twice} <= first
 
 
