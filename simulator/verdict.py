@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from simulator.checker.check import CheckResult, check
-from simulator.checker.expectations import Outcome, judge
+from simulator.checker.claims import Claim, judge_claims
+from simulator.checker.expectations import Expectation, Outcome, judge
+from simulator.checker.view import View
 from simulator.history import History
 from simulator.scenario.loader import Loaded
 
@@ -58,5 +60,8 @@ class Run:
 
 def judge_history(loaded: Loaded, history: History) -> Run:
     result = check(history)
-    outcomes = tuple(judge(list(loaded.expectations), result.values()))
-    return Run(loaded, history, result, outcomes)
+    bounds = [e for e in loaded.expectations if isinstance(e, Expectation)]
+    claims = [e for e in loaded.expectations if isinstance(e, Claim)]
+    view = result.view or View(history)
+    outcomes = judge(bounds, result.values()) + judge_claims(claims, view, result.findings)
+    return Run(loaded, history, result, tuple(outcomes))

@@ -17,10 +17,13 @@ import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.checker.names import EXPECTABLE, METRICS, Unit
 from simulator.units import parse_duration, parse_size
+
+if TYPE_CHECKING:
+    from simulator.checker.claims import Claim
 
 _OPS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
     "lte": ("<=", operator.le),
@@ -54,9 +57,13 @@ class Expectation:
 
 @dataclass(frozen=True)
 class Outcome:
-    expectation: Expectation
+    """An expectation judged: a bound on a count or metric (`value` is what was measured), or a
+    precise claim (`shown` says what was found instead of a number)."""
+
+    expectation: Expectation | Claim
     value: float
     holds: bool  # whether the bound itself holds
+    shown: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -98,10 +105,17 @@ def _read_bound(name: str, raw: object, path: tuple[str, ...]) -> float:
         raise BadExpectation(path, str(error)) from None
 
 
+# The keys of precise claims (checker/claims.py), which an `expect:` block holds beside bounds.
+CLAIM_KEYS = frozenset({"final", "findings", "only_listed"})
+
+
 def parse(expect: Mapping[str, Any]) -> list[Expectation]:
-    """Expectations in file order; unknown names and bad bounds raise `BadExpectation`."""
+    """Bounds in file order (the claims' keys left to `claims.parse`); unknown names and bad
+    bounds raise `BadExpectation`."""
     parsed = []
     for name, spec in expect.items():
+        if name in CLAIM_KEYS:
+            continue
         if name not in EXPECTABLE:
             close = difflib.get_close_matches(name, sorted(EXPECTABLE), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -126,4 +140,5 @@ def parse(expect: Mapping[str, Any]) -> list[Expectation]:
 
 
 def judge(expectations: list[Expectation], values: Mapping[str, float]) -> list[Outcome]:
+    """Each bound against the measured values."""
     return [Outcome(e, values[e.name], e.holds(values[e.name])) for e in expectations]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.checker.expectations import unit_of
+from simulator.checker.expectations import Expectation, Outcome, unit_of
 from simulator.checker.names import Unit
 
 OP_SYMBOLS = {"lte": "≤", "lt": "<", "gte": "≥", "gt": ">", "eq": "="}
@@ -70,3 +70,23 @@ def value(name: str, amount: float) -> str:
 
 def bound(name: str, op: str, amount: float) -> str:
     return f"{OP_SYMBOLS.get(op, op)} {value(name, amount)}"
+
+
+def outcome_bound(outcome: Outcome) -> str:
+    """What an expectation asks: `≤ 0` for a bound, its words for a precise claim."""
+    asked = outcome.expectation
+    if isinstance(asked, Expectation):
+        return bound(asked.name, asked.op, asked.bound)
+    return asked.text
+
+
+def outcome_value(outcome: Outcome) -> str:
+    """What was found: the value in its unit, or what a claim found instead."""
+    if outcome.shown is not None:
+        return outcome.shown
+    return value(outcome.expectation.name, outcome.value)
+
+
+def got(outcome: Outcome) -> str:
+    """The found value in a line of text: the bare number (`got 4`), or a claim's finding."""
+    return outcome.shown if outcome.shown is not None else f"{outcome.value:g}"

@@ -70,8 +70,7 @@ def plot_view(plot: Plot) -> dict[str, Any]:
 
 
 def _verdict(run: Run) -> dict[str, Any]:
-    def got(o: Any) -> str:
-        return fmt.value(o.expectation.name, o.value)
+    got = fmt.outcome_value
 
     return {
         "word": run.verdict.value.upper(),
@@ -114,8 +113,8 @@ def _outcomes(run: Run) -> list[dict[str, Any]]:
     return [
         {
             "name": o.expectation.name,
-            "bound": fmt.bound(o.expectation.name, o.expectation.op, o.expectation.bound),
-            "value": fmt.value(o.expectation.name, o.value),
+            "bound": fmt.outcome_bound(o),
+            "value": fmt.outcome_value(o),
             "passed": o.passed,
             "gap_shows": o.gap_shows,
             "known_gap": o.expectation.known_gap or "",

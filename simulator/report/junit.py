@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from simulator.report import fmt
 from simulator.verdict import Run
 
 
@@ -51,7 +52,7 @@ def _suite(run: Run, by_profile: bool = False) -> ET.Element:
             failure = ET.SubElement(
                 case,
                 "failure",
-                message=f"expected {outcome.expectation.text}, got {outcome.value:g}",
+                message=f"expected {outcome.expectation.text}, got {fmt.got(outcome)}",
                 type="ExpectationFailed",
             )
             failure.text = _evidence(run, outcome.expectation.name)

@@ -76,8 +76,8 @@ def _expectations(run: Run) -> list[str]:
     rows = [
         (
             f"`{cell(o.expectation.name)}`",
-            cell(fmt.bound(o.expectation.name, o.expectation.op, o.expectation.bound)),
-            cell(fmt.value(o.expectation.name, o.value)),
+            cell(fmt.outcome_bound(o)),
+            cell(fmt.outcome_value(o)),
             result_text(o),
         )
         for o in run.outcomes

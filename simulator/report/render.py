@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from simulator.checker.expectations import Expectation
 from simulator.checker.view import View
 from simulator.report.html import report_html
 from simulator.report.junit import junit_xml
@@ -16,7 +17,7 @@ def render(run: Run) -> dict[str, bytes]:
     view = run.result.view or View(run.history)
     limits = scenario.limits
     bounds = gated_frame_bounds(
-        run.loaded.expectations,
+        [e for e in run.loaded.expectations if isinstance(e, Expectation)],
         limits.max_frame_bytes,
         limit_is_default="max_frame_bytes" not in limits.model_fields_set,
     )

@@ -24,9 +24,10 @@ def summary(run: Run) -> dict[str, Any]:
         "expectations": [
             {
                 "name": o.expectation.name,
-                "op": o.expectation.op,
-                "bound": o.expectation.bound,
+                "op": getattr(o.expectation, "op", "claim"),
+                "bound": getattr(o.expectation, "bound", None),
                 "value": o.value,
+                "found": o.shown,
                 "passed": o.passed,
                 "text": o.expectation.text,
                 "known_gap": o.expectation.known_gap,

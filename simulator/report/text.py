@@ -35,11 +35,11 @@ def run_lines(run: Run, out: Path | None) -> list[str]:
         shown += " (not judged)"
     lines.append("  anomalies: " + shown)
     lines += [
-        f"  KNOWN GAP {o.expectation.text}: got {o.value:g} (expected failure: "
+        f"  KNOWN GAP {o.expectation.text}: got {fmt.got(o)} (expected failure: "
         f"{o.expectation.known_gap})"
         for o in run.gaps
     ]
-    lines += [f"  FAILED {o.expectation.text}: got {o.value:g}{_xpass(o)}" for o in run.failed]
+    lines += [f"  FAILED {o.expectation.text}: got {fmt.got(o)}{_xpass(o)}" for o in run.failed]
     if out is not None:
         lines.append(f"  report: {out / 'report.html'}")
     return lines

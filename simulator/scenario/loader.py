@@ -17,7 +17,8 @@ from typing import Any, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from simulator.checker import expectations
+from simulator.checker import claims, expectations
+from simulator.checker.claims import Claim
 from simulator.checker.expectations import BadExpectation, Expectation
 from simulator.errors import ScenarioError
 from simulator.protocol.profile import PROFILES, Profile, UnknownProfile, resolve
@@ -35,7 +36,7 @@ class Loaded:
     source: str
     scenario: Scenario
     profile: Profile
-    expectations: tuple[Expectation, ...]
+    expectations: tuple[Expectation | Claim, ...]  # bounds, then precise claims
 
 
 def _index_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int], source: str) -> None:
@@ -420,7 +421,7 @@ def load_text(source: str, text: str, profile_name: str | None = None) -> Loaded
 
 def _expectations(
     source: str, scenario: Scenario, profile: Profile, lines: Mapping[Path_, int]
-) -> tuple[Expectation, ...]:
+) -> tuple[Expectation | Claim, ...]:
     """`expect` for every profile, with `expect_by_profile[profile]` replacing names it repeats.
 
     Every profile's block is parsed, not only the one in force, so a typo under another
@@ -435,20 +436,40 @@ def _expectations(
                 source, _line_of(path, lines), _dotted(path), f"unknown profile; known: {known}"
             )
         blocks.append((path, bounds))
-    chosen: dict[str, Expectation] = {}
+    chosen: dict[str, Expectation | Claim] = {}
+    names = _claim_names(scenario)
     for prefix, block in blocks:
         try:
-            parsed = expectations.parse(block)
+            parsed: list[Expectation | Claim] = [*expectations.parse(block)]
+            parsed += claims.parse(block, names)
         except BadExpectation as error:
             where = (*prefix, *error.path)
             raise ScenarioError(
                 source, _line_of(where, lines), _dotted(where), str(error)
             ) from None
         if prefix == ("expect",) or prefix[-1] == profile.name:
-            names = {e.name for e in parsed}
-            chosen = {k: v for k, v in chosen.items() if v.name not in names}
-            chosen.update({f"{e.name}:{e.op}": e for e in parsed})
+            # A block replaces the names it repeats: a bound's name, or a claim's key.
+            repeated = {e.name for e in parsed}
+            chosen = {k: v for k, v in chosen.items() if v.name not in repeated}
+            chosen.update({_key(e, i): e for i, e in enumerate(parsed)})
     return tuple(chosen.values())
+
+
+def _key(expected: Expectation | Claim, index: int) -> str:
+    if isinstance(expected, Expectation):
+        return f"{expected.name}:{expected.op}"
+    return f"{expected.name}:{index}:{expected.text}"
+
+
+def _claim_names(scenario: Scenario) -> claims.Names:
+    """What a precise claim may name: items the steps create, the steps that write."""
+    makers = {"create", "add_piece"}
+    writes = set(model.STEP_NEEDS_ITEM) | makers
+    return claims.Names(
+        items=frozenset(s.item for s in scenario.steps if s.item and s.do in makers),
+        writing_steps=frozenset(s.name for s in scenario.steps if s.name and s.do in writes),
+        devices=frozenset(d.name for d in scenario.devices),
+    )
 
 
 def load(path: str | Path, profile_name: str | None = None) -> Loaded:
