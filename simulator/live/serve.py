@@ -94,9 +94,9 @@ class _OneLine(logging.Handler):
 
 # A logger of serve's own, so no other user of aiohttp in the process is affected; without a
 # handler, logging's last resort would print aiohttp's errors with their tracebacks.
-_HTTP_LOG = logging.getLogger("syncsim.serve.rest")
-_HTTP_LOG.addHandler(_OneLine(logging.WARNING))
-_HTTP_LOG.propagate = False
+REST_LOG = logging.getLogger("syncsim.serve.rest")
+REST_LOG.addHandler(_OneLine(logging.WARNING))
+REST_LOG.propagate = False
 
 
 class ReferenceServer:
@@ -247,7 +247,7 @@ class ReferenceServer:
         return web.AppRunner(
             app,
             access_log=None,
-            logger=_HTTP_LOG,
+            logger=REST_LOG,
             keepalive_timeout=REST_READ_TIMEOUT,  # also bounds the wait for a request's head
             lingering_time=REST_READ_TIMEOUT,
             max_line_size=MAX_REST_LINE,

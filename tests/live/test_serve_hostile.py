@@ -16,13 +16,14 @@ from urllib.parse import urlencode
 
 import jwt
 import pytest
+from aiohttp.http_exceptions import BadHttpMessage
 from conftest import SECRET, Served, read_answer, request, rest_socket, stop_server
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from simulator.live import auth
 from simulator.live.rest import PULL, post, rest_session
-from simulator.live.serve import MAX_REST_BODY, REST_READ_TIMEOUT, ReferenceServer
+from simulator.live.serve import MAX_REST_BODY, REST_LOG, REST_READ_TIMEOUT, ReferenceServer
 from simulator.protocol.codec import Frame, FrameType
 from simulator.protocol.coordinator import Outgoing
 from simulator.protocol.profile import resolve
@@ -360,3 +361,19 @@ def test_an_exception_answering_rest_is_a_500_and_one_line(
     err = capsys.readouterr().err
     assert answer is None and reason == "HTTP 500: internal error: RuntimeError"
     assert err.count("\n") == 1 and "RuntimeError: injected" in err and "Traceback" not in err
+
+
+def test_what_aiohttp_logs_is_one_line_and_a_malformed_request_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    try:
+        raise RuntimeError("inside aiohttp")
+    except RuntimeError:
+        REST_LOG.exception("Unhandled exception")
+    REST_LOG.exception("Error handling request", exc_info=BadHttpMessage("no such method"))
+    REST_LOG.warning("a warning of its own")
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "syncsim serve: REST: Unhandled exception: RuntimeError: inside aiohttp",
+        "syncsim serve: REST: a warning of its own",
+    ]
