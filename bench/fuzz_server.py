@@ -432,12 +432,13 @@ def fuzz_socket(frames: int, seed: int) -> Counts:
 
 
 def post(served: Served, path: str, body: bytes, user: str = "alice") -> tuple[int, Any]:
-    """A POST on a raw socket; (0, None) when the connection closed without an answer."""
+    """A POST on a raw socket; (0, None) when the connection closed without an answer. It
+    asks for `Connection: close`, so the answer ends where the connection does."""
     parts = urlsplit(served.rest_url)
     token = auth.mint(SECRET, user, time.time())
     head = (
         f"POST {path} HTTP/1.1\r\nHost: fuzz\r\nAuthorization: Bearer {token}\r\n"
-        f"X-User-Id: {user}\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"X-User-Id: {user}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     )
     assert parts.hostname is not None and parts.port is not None
     with socket.create_connection((parts.hostname, parts.port), timeout=TIMEOUT) as sock:

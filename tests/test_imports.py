@@ -287,7 +287,7 @@ def test_forbidden_imports_allows_near_names():
 
 # The drivers and what only they need. A layer below them must not load them even indirectly.
 SIMULATION = ("simpy", "simulator.sim", "simulator.runner")
-LIVE = ("websockets", "asyncio", "simulator.live")
+LIVE = ("websockets", "aiohttp", "asyncio", "simulator.live")
 DRIVERS = (*SIMULATION, *LIVE)
 
 

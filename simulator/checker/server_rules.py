@@ -33,8 +33,8 @@ from simulator.checker.wire import (
     number,
 )
 from simulator.history import NOT_A_FRAME, Kind
+from simulator.protocol.changes import validate
 from simulator.protocol.codec import BULKS, BadFrame, FrameType, decode
-from simulator.protocol.coordinator import validate
 from simulator.protocol.entities import Invalid, check_frame_fields
 from simulator.protocol.kinds import KINDS, MUTATIONS
 from simulator.protocol.timefmt import parse_iso_z

@@ -6,6 +6,7 @@ import asyncio
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from simulator.errors import UsageError
 from simulator.history import History
@@ -91,17 +92,22 @@ def held_before(server: LiveServer, users: list[str]) -> dict[str, int]:
     """How many items the endpoint already holds for each of `users` (REST pull); a user
     whose pull fails is left out."""
     from simulator.auth import secret_from
-    from simulator.live.rest import PULL, post, rest_default
+    from simulator.live.rest import PULL, post, rest_default, rest_session
     from simulator.protocol.kinds import items_in
 
     secret = secret_from(server.jwt_secret_env)
-    base = server.rest_url or rest_default(server.url)
-    held = {}
-    for user in users:
-        body, _ = post(f"{base}{PULL}", user, secret, server.timeout)
-        if body is not None and (count := items_in(body)):
-            held[user] = count
-    return held
+    url = f"{server.rest_url or rest_default(server.url)}{PULL}"
+
+    async def pull_each() -> list[dict[str, Any] | None]:
+        async with rest_session() as http:
+            return [(await post(http, url, user, secret, server.timeout))[0] for user in users]
+
+    answers = asyncio.run(pull_each())
+    return {
+        user: count
+        for user, body in zip(users, answers, strict=True)
+        if body is not None and (count := items_in(body))
+    }
 
 
 def leftover_warning(loaded: Loaded, server: LiveServer) -> str | None:

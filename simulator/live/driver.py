@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import (
     ConnectionClosed,
@@ -55,7 +56,7 @@ from simulator.live.outage import run_command, until_listening
 from simulator.live.preflight import preflight
 from simulator.live.preload import push_preload
 from simulator.live.proxy import FaultProxy, Lane, truncated_frame
-from simulator.live.rest import PULL, PUSH, post, rest_default
+from simulator.live.rest import PULL, PUSH, post, rest_default, rest_session
 from simulator.live.snapshot import observe_server
 from simulator.plan.compile import compile_plan
 from simulator.protocol.connection import ConnState
@@ -166,6 +167,12 @@ class LiveRun:
         self.frozen = False  # the lifecycle is told nothing any more
         self._switching: set[asyncio.Task[Any]] = set()  # stop/start commands under way
         self._switch_lock = asyncio.Lock()
+        self._http: aiohttp.ClientSession | None = None  # the run's REST calls, while it runs
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        assert self._http is not None, "the run has started"
+        return self._http
 
     # -- time and recording -----------------------------------------------------------
 
@@ -564,8 +571,8 @@ class LiveRun:
             self.record(Kind.REST, device, op="pull", reason=refusal)
             self._tell(self.life.pulled, device, None)
             return
-        body, error = await asyncio.to_thread(
-            post, f"{self.rest_url}{PULL}", device.user, self.secret, self.timeout
+        body, error = await post(
+            self.http, f"{self.rest_url}{PULL}", device.user, self.secret, self.timeout
         )
         self._stir()
         if body is None:
@@ -629,8 +636,8 @@ class LiveRun:
             return
         path = PULL if op == "pull" else PUSH
         data = (body or "{}").encode("utf-8")
-        answer, error = await asyncio.to_thread(
-            post, f"{self.rest_url}{path}", device.user, self.secret, self.timeout, data, key
+        answer, error = await post(
+            self.http, f"{self.rest_url}{path}", device.user, self.secret, self.timeout, data, key
         )
         self._stir()
         status = 200 if answer is not None else _http_status(error)
@@ -763,6 +770,7 @@ class LiveRun:
         self.record(
             Kind.PREFLIGHT, None, user=user, reason=why, detail={"capabilities": capabilities}
         )
+        self._http = rest_session()
         try:
             self._set_server_clock(0.0)  # the server's clock stands at the start until t=0
             await push_preload(self)
@@ -775,6 +783,7 @@ class LiveRun:
             await self._snapshot()
         finally:
             await self._shutdown()
+            await self._http.close()
         if self._failures:
             raise RuntimeError("a task of the live run failed") from self._failures[0]
         return self.history

@@ -12,7 +12,6 @@ own time and pushes it alone, so its rows are dated as the simulation dates them
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import time
@@ -48,8 +47,8 @@ async def _push(run: LiveRun, user: str, batch: list[PreloadItem]) -> tuple[int,
         write_clock(Path(run.server.clock_file), ClockSetting(batch[0].at, 0.0, time.time()))
     body = _body(batch)
     key = "syncsim-preload-" + hashlib.sha256(body).hexdigest()[:32]
-    answer, error = await asyncio.to_thread(
-        post, f"{run.rest_url}{PUSH}", user, run.secret, run.timeout, body, key
+    answer, error = await post(
+        run.http, f"{run.rest_url}{PUSH}", user, run.secret, run.timeout, body, key
     )
     return len(body), "" if answer is not None else error
 

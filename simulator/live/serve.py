@@ -1,11 +1,15 @@
 """`syncsim serve`: the reference Coordinator as a real WebSocket server, REST beside it.
 
-The WebSocket endpoint is `/sync/ws?userId=USER&token=JWT`; tokens are checked before the
-upgrade (400, 401, 403 as plain HTTP answers). The websockets library answers only GET
-upgrades, so REST (`POST /api/sync/pull`, `POST /api/sync/push`) listens on its own port,
-by default the WebSocket port plus one. Storage is a SQLite file written in autocommit mode,
-so every acknowledged row is on disk when the ACK leaves; SIGINT and SIGTERM stop the server
-cleanly.
+The WebSocket endpoint is `/sync/ws?userId=USER&token=JWT`, served by the websockets library;
+tokens are checked before the upgrade (400, 401, 403 as plain HTTP answers). That library
+answers only GET upgrades, so REST (`POST /api/sync/pull`, `POST /api/sync/push`) is an aiohttp
+application on a port of its own, by default the WebSocket port plus one: HTTP/1.1 with
+keep-alive and chunked bodies. A body over `MAX_REST_BODY` is answered 413 (and read on, so
+the answer is not lost to a reset), a head over `MAX_REST_HEAD` or with a line over
+`MAX_REST_LINE` 400, a body not in within `REST_READ_TIMEOUT` 400; a head not in within it
+closes the connection unanswered (aiohttp's keep-alive timeout is its only wait for a head).
+Storage is a SQLite file written in autocommit mode, so every acknowledged row is on disk when
+the ACK leaves; SIGINT and SIGTERM stop the server cleanly.
 
 The coordinator is pure and synchronous: each frame is fed and its outputs drained without an
 `await` in between, then handed to one writer queue per connection, so frames leave in the
@@ -13,7 +17,9 @@ order the coordinator produced them.
 
 Validation is the coordinator's (every frame is answered, none makes it raise). Should it raise
 all the same, that frame is answered with an ERROR, one line goes to stderr and the connection
-stays open; a REST request is answered 500 the same way. Nothing here closes with 1011.
+stays open; a REST request is answered 500 the same way. Nothing here closes with 1011, and
+aiohttp writes no access log and no traceback: what it would log goes to stderr as one line,
+and a client's malformed request (aiohttp's own 400) not at all.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 import sys
 import time
@@ -30,6 +37,8 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -41,8 +50,14 @@ from simulator.protocol.profile import Profile
 from simulator.protocol.store import ServerStore
 
 WS_PATH = "/sync/ws"
+# Seconds for a request's head, from connecting or from the answer before it on a kept-alive
+# connection (else the connection is closed), and for its body, from its head (else 400).
 REST_READ_TIMEOUT = 10.0
 MAX_REST_BODY = 16 * 1024 * 1024  # bytes; a bigger body is answered 413
+MAX_REST_HEAD = 64 * 1024  # bytes of request line and headers; a bigger head is answered 400
+MAX_REST_LINE = 8190  # bytes of the request line, and of each header: aiohttp's limits (400)
+MAX_REST_HEADERS = 128  # header lines at most (400)
+REST_STOP_GRACE = 1.0  # seconds a REST request under way may still take when the server stops
 MAX_FRAME = 1024 * 1024  # bytes; a bigger WebSocket message closes the connection with 1009
 
 
@@ -61,6 +76,29 @@ def _log(what: str, error: BaseException) -> None:
     print(f"syncsim serve: {what}: {type(error).__name__}: {error!s:.200}", file=sys.stderr)
 
 
+class _OneLine(logging.Handler):
+    """What aiohttp's server logs, as one line on stderr without a traceback. A client's
+    malformed request is the client's fault and answered 400 by aiohttp: not logged, as no
+    refused request is."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            return
+        what = f"REST: {record.getMessage()}"
+        if error is None:
+            print(f"syncsim serve: {what:.300}", file=sys.stderr)
+        else:
+            _log(what, error)
+
+
+# A logger of serve's own, so no other user of aiohttp in the process is affected; without a
+# handler, logging's last resort would print aiohttp's errors with their tracebacks.
+REST_LOG = logging.getLogger("syncsim.serve.rest")
+REST_LOG.addHandler(_OneLine(logging.WARNING))
+REST_LOG.propagate = False
+
+
 class ReferenceServer:
     def __init__(
         self, db: str, profile: Profile, secret: str, clock: Callable[[], float] = time.time
@@ -71,7 +109,8 @@ class ReferenceServer:
         self.secret = secret
         self._queues: dict[str, asyncio.Queue[str | None]] = {}
         self._count = 0
-        self._servers: list[Server | asyncio.Server] = []
+        self._ws_server: Server | None = None
+        self._runner: web.AppRunner | None = None
 
     # -- WebSocket --------------------------------------------------------------------
 
@@ -169,50 +208,54 @@ class ReferenceServer:
         self._deliver(self.coordinator.drain())
         return answer
 
-    async def _rest(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        unread = 0
+    async def _rest(self, request: web.BaseRequest) -> web.Response:
+        """Every REST request, whatever its method and path: `_rest_answer` decides."""
+        status, data = await self._read_and_answer(request)
+        return web.Response(status=status, body=data, content_type="application/json")
+
+    async def _read_and_answer(self, request: web.BaseRequest) -> tuple[int, bytes]:
+        if _head_size(request) > MAX_REST_HEAD:
+            return _encoded(400, {"error": "bad request"})
+        if (request.content_length or 0) > MAX_REST_BODY:  # no need to read it to know
+            return _encoded(413, {"error": f"body over {MAX_REST_BODY} bytes"})
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REST_READ_TIMEOUT)
-            lines = head.decode("latin-1").split("\r\n")
-            method, path, _ = lines[0].split(" ", 2)
-            headers = {
-                k.strip().lower(): v.strip()
-                for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)
-            }
-            length = int(headers.get("content-length", "0"))
-            if length > MAX_REST_BODY:
-                status, answer = 413, {"error": f"body over {MAX_REST_BODY} bytes"}
-                unread = length
-            else:
-                body = await asyncio.wait_for(reader.readexactly(length), REST_READ_TIMEOUT)
-                status, answer = self._answer_safely(method, urlsplit(path).path, headers, body)
-        except (TimeoutError, asyncio.IncompleteReadError, ValueError, asyncio.LimitOverrunError):
-            status, answer = 400, {"error": "bad request"}
-        except ConnectionError:  # the client went away: nobody to answer
-            writer.close()
-            return
-        data = json.dumps(answer).encode()
-        reason = HTTPStatus(status).phrase
-        writer.write(
-            f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
-            + data
-        )
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()
-            if unread:  # read what the client still sends, so closing does not reset the answer
-                await _discard(reader, unread)
-        writer.close()
+            async with asyncio.timeout(REST_READ_TIMEOUT):
+                body = await request.read()
+        except web.HTTPRequestEntityTooLarge:  # a chunked body, counted as it came
+            return _encoded(413, {"error": f"body over {MAX_REST_BODY} bytes"})
+        except (TimeoutError, web.RequestPayloadError, ConnectionError):
+            # Late, malformed (a bad chunk) or cut short. A client gone is answered to nobody;
+            # after any answer aiohttp reads on for at most lingering_time, then closes.
+            return _encoded(400, {"error": "bad request"})
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        path = urlsplit(request.raw_path).path  # as sent: %-escapes name no endpoint
+        return self._answer_safely(request.method, path, headers, body)
 
     def _answer_safely(
         self, method: str, path: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> tuple[int, bytes]:
         try:
-            return self._rest_answer(method, path, headers, body)
+            return _encoded(*self._rest_answer(method, path, headers, body))
         except Exception as error:
             _log(f"REST {path} failed", error)
             self._deliver(self.coordinator.drain())
-            return 500, {"error": f"internal error: {type(error).__name__}"}
+            return _encoded(500, {"error": f"internal error: {type(error).__name__}"})
+
+    def _rest_runner(self) -> web.AppRunner:
+        app = web.Application(client_max_size=MAX_REST_BODY)
+        app.router.add_route("*", "/{path:.*}", self._rest)  # 404 is _rest_answer's, in JSON
+        return web.AppRunner(
+            app,
+            access_log=None,
+            logger=REST_LOG,
+            keepalive_timeout=REST_READ_TIMEOUT,  # also bounds the wait for a request's head
+            lingering_time=REST_READ_TIMEOUT,
+            max_line_size=MAX_REST_LINE,
+            max_field_size=MAX_REST_LINE,
+            max_headers=MAX_REST_HEADERS,
+            auto_decompress=False,  # a body is taken as sent, as it always was
+            shutdown_timeout=REST_STOP_GRACE,
+        )
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -220,33 +263,39 @@ class ReferenceServer:
         ws_server = await serve(
             self._handle, host, port, process_request=self._check, max_size=MAX_FRAME
         )
+        self._ws_server = ws_server
         bound = ws_server.sockets[0].getsockname()[1] if port == 0 else port
-        rest = await asyncio.start_server(
-            self._rest, host, rest_port if rest_port is not None else (0 if port == 0 else port + 1)
-        )
-        rest_bound = rest.sockets[0].getsockname()[1]
-        self._servers = [ws_server, rest]
+        runner = self._rest_runner()
+        await runner.setup()
+        self._runner = runner
+        chosen = rest_port if rest_port is not None else (0 if port == 0 else port + 1)
+        try:
+            await web.TCPSite(runner, host, chosen).start()
+        except OSError:  # the REST port is taken: serve nothing, not the socket alone
+            await self.stop()
+            raise
+        rest_bound = runner.addresses[0][1]
         return Endpoints(f"ws://{host}:{bound}{WS_PATH}", f"http://{host}:{rest_bound}")
 
     async def stop(self) -> None:
-        for server in self._servers:
-            server.close()
-        for server in self._servers:
-            await server.wait_closed()
+        ws_server, runner, self._ws_server, self._runner = self._ws_server, self._runner, None, None
+        if ws_server is not None:
+            ws_server.close()
+            await ws_server.wait_closed()
+        if runner is not None:
+            await runner.cleanup()
         self.store.close()
 
 
-async def _discard(reader: asyncio.StreamReader, length: int) -> None:
-    """Read and drop up to `length` bytes (at most 4 x MAX_REST_BODY), within the read timeout."""
-    left = min(length, 4 * MAX_REST_BODY)
+def _encoded(status: int, answer: dict[str, Any]) -> tuple[int, bytes]:
+    return status, json.dumps(answer).encode()
 
-    async def drop() -> None:
-        nonlocal left
-        while left > 0 and (chunk := await reader.read(min(left, 65536))):
-            left -= len(chunk)
 
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(drop(), REST_READ_TIMEOUT)
+def _head_size(request: web.BaseRequest) -> int:
+    """The bytes of the request line and headers as sent, but for optional whitespace."""
+    target = request.raw_path.encode("utf-8", "surrogateescape")
+    line = len(request.method) + len(target) + len(" HTTP/1.1\r\n") + 1
+    return line + sum(len(k) + len(v) + 4 for k, v in request.raw_headers) + 2
 
 
 async def serve_forever(

@@ -32,9 +32,7 @@ EPOCH_CURSOR = iso_z(0)
 
 async def observe_server(run: LiveRun, user: str) -> None:
     rows: dict[tuple[str, str], tuple[bool, dict[str, Any]]] = {}
-    body, error = await asyncio.to_thread(
-        post, f"{run.rest_url}{PULL}", user, run.secret, run.timeout
-    )
+    body, error = await post(run.http, f"{run.rest_url}{PULL}", user, run.secret, run.timeout)
     if body is None:
         run.record(Kind.PEER_ERROR, None, user=user, reason=f"observer REST pull failed: {error}")
     else:

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from simulator.protocol.changes import Change, validate
 from simulator.protocol.codec import BadFrame, Frame, FrameType, decode, error_frame
 from simulator.protocol.entities import (
     MAX_ID_LENGTH,
@@ -33,7 +34,6 @@ from simulator.protocol.entities import (
     check_frame_fields,
     check_json,
     fits_id,
-    require_id,
 )
 from simulator.protocol.kinds import (
     ENTRY_KIND,
@@ -42,7 +42,6 @@ from simulator.protocol.kinds import (
     PIECE_KIND,
     EntityKind,
     kind,
-    kind_of_frame,
 )
 from simulator.protocol.profile import DAY, Idempotency, Profile
 from simulator.protocol.store import Processed, Row, ServerStore
@@ -93,34 +92,6 @@ class Deduplicated:
 ServerOutput = Outgoing | Applied | Refused | Deduplicated
 
 REST = "rest"  # the connection id of changes that came over REST
-
-
-@dataclass(frozen=True)
-class Change:
-    """A validated mutation, ready to store."""
-
-    type: FrameType
-    entity_type: str
-    entity_id: str
-    data: dict[str, Any]
-    deleted: bool
-
-    def body(self) -> dict[str, Any]:
-        owner = kind(self.entity_type)
-        return owner.delete_body(self.entity_id) if self.deleted else owner.write_body(self.data)
-
-
-def validate(frame: Frame) -> Change:
-    """The change a mutation frame asks for, or `Invalid` saying why it is refused."""
-    type_ = frame.type
-    owner = kind_of_frame(type_)
-    if owner is None:
-        raise Invalid(f"type: {type_.value} is not a mutation")
-    if type_ in owner.writes:
-        item = owner.clean(frame.get(owner.body))
-        return Change(type_, owner.name, str(owner.key(item)), item, False)
-    entity_id = require_id(frame.fields, owner.delete_id)
-    return Change(type_, owner.name, entity_id, {}, True)
 
 
 class Coordinator:

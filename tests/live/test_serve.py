@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import jwt
 import pytest
-from conftest import SECRET, Served, stop_server
+from conftest import SECRET, Served, read_answer, request, rest_socket, stop_server
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -150,6 +150,30 @@ def test_rest_push_is_idempotent_and_pull_returns_live_rows(served: Served) -> N
     assert post(f"{served.rest_url}/api/sync/push", token, "alice", bad)[0] == 400
     assert stop_server(served) == 0
     assert ServerStore(str(served.db)).get("alice", "logbook_entry", "r1").version == 1  # type: ignore[union-attr]
+
+
+def test_a_chunked_push_and_a_pull_share_one_kept_alive_connection(served: Served) -> None:
+    token = auth.mint(SECRET, "alice", time.time())
+    headers = {"Authorization": f"Bearer {token}", "X-User-Id": "alice"}
+    entry = {
+        "id": "c1",
+        "timestamp": 0,
+        "duration": 5,
+        "type": "practice",
+        "instrument": "piano",
+        "pieces": [],
+    }
+    text = json.dumps({"changes": [{"type": "ENTRY_CREATED", "entry": entry}]}).encode()
+    parts = [text[:10], text[10:40], text[40:]]  # no length announced: the chunks say it
+    body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+    with rest_socket(served) as sock:
+        sock.sendall(request("/api/sync/push", body, {**headers, "Transfer-Encoding": "chunked"}))
+        pushed, _, _ = read_answer(sock)
+        sock.sendall(request("/api/sync/pull", b"{}", headers))  # the same connection
+        pulled, _, answer = read_answer(sock)
+    assert (pushed, pulled) == (200, 200)
+    assert [e["id"] for e in json.loads(answer)["entries"]] == ["c1"]
+    assert stop_server(served) == 0
 
 
 def _serve(port: int, db: Path, secret: str) -> subprocess.CompletedProcess[str]:

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import jwt
 import pytest
-from conftest import SECRET, Served, stop_server
+from aiohttp.http_exceptions import BadHttpMessage
+from conftest import SECRET, Served, read_answer, request, rest_socket, stop_server
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from simulator import auth
-from simulator.live.serve import MAX_REST_BODY, ReferenceServer
+from simulator.live.rest import PULL, post, rest_session
+from simulator.live.serve import MAX_REST_BODY, REST_LOG, REST_READ_TIMEOUT, ReferenceServer
 from simulator.protocol.codec import Frame, FrameType
 from simulator.protocol.coordinator import Outgoing
 from simulator.protocol.profile import resolve
@@ -119,20 +120,11 @@ def test_last_seq_2_to_the_63_and_a_401_digit_timestamp_are_errors(served: Serve
 
 
 def raw_post(served: Served, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
-    """POST `body` as given; the status and the JSON answer (the connection must not drop)."""
-    parts = urlsplit(served.rest_url)
-    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    length = headers.get("Content-Length", str(len(body)))
-    request = f"POST {path} HTTP/1.1\r\nHost: x\r\n{head}Content-Length: {length}\r\n\r\n"
-    with socket.create_connection((parts.hostname, parts.port), timeout=TIMEOUT) as sock:
-        sock.sendall(request.encode() + body)
-        sock.shutdown(socket.SHUT_WR)
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    assert data, "the connection closed without an answer"
-    status_line, _, rest = data.partition(b"\r\n")
-    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
+    """POST `body` as given on a connection of its own; the status and the JSON answer."""
+    with rest_socket(served) as sock:
+        sock.sendall(request(path, body, headers))
+        status, _, data = read_answer(sock)
+    return status, json.loads(data)
 
 
 def alice(token: str | None = None) -> dict[str, str]:
@@ -179,6 +171,61 @@ def test_rest_answers_a_body_over_the_limit_with_413_while_it_is_still_sent(
     headers = {**alice(), "Content-Length": str(MAX_REST_BODY + 1)}
     status, body = raw_post(served, "/api/sync/push", b"[" * 1_000_000, headers)
     assert status == 413 and str(MAX_REST_BODY) in body["error"]
+    assert_clean_stop(served)
+
+
+def chunked(body: bytes, size: int = 65536) -> bytes:
+    """`body` as a chunked transfer coding, in chunks of `size` bytes."""
+    parts = [body[i : i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts) + b"0\r\n\r\n"
+
+
+def test_a_chunked_body_over_the_limit_is_answered_413_and_the_connection_serves_on(
+    served: Served,
+) -> None:
+    # No length announced: the body is counted as it comes, and refused once over the limit.
+    headers = {**alice(), "Transfer-Encoding": "chunked"}
+    body = chunked(b"[" * (MAX_REST_BODY + 65536))
+    with rest_socket(served) as sock:
+        sock.sendall(request("/api/sync/push", body, headers))
+        status, _, answer = read_answer(sock)
+        assert status == 413 and str(MAX_REST_BODY) in json.loads(answer)["error"]
+        sock.sendall(request("/api/sync/pull", b"{}", alice()))  # the rest was read, not reset
+        assert read_answer(sock)[0] == 200
+    assert_clean_stop(served)
+
+
+def test_a_head_over_64_kib_is_400_and_so_is_one_line_over_8190_bytes(served: Served) -> None:
+    under = {f"X-Pad-{i}": "a" * 8000 for i in range(7)}  # 56 KB, no line over the limit
+    assert raw_post(served, "/api/sync/pull", b"{}", {**alice(), **under})[0] == 200
+    over = {f"X-Pad-{i}": "a" * 8000 for i in range(9)}  # 72 KB: serve's own limit, in JSON
+    assert raw_post(served, "/api/sync/pull", b"{}", {**alice(), **over}) == (
+        400,
+        {"error": "bad request"},
+    )
+    # One line over 8190 bytes is aiohttp's refusal, before serve sees the request: 400 with
+    # a line of plain text, and the connection closed.
+    with rest_socket(served) as sock:
+        sock.sendall(request("/api/sync/pull", b"{}", {**alice(), "X-Long": "a" * 9000}))
+        status, headers, answer = read_answer(sock)
+        closed = sock.recv(65536) == b""
+    assert status == 400 and headers["content-type"].startswith("text/plain")
+    assert b"8190" in answer and closed
+    assert stop_server(served) == 0
+    assert served.process.stderr is not None and served.process.stderr.read() == ""
+
+
+def test_a_head_or_a_body_not_in_within_10_s(served: Served) -> None:
+    """Both at once, so the test waits the deadline once. A head not complete 10 s after the
+    connection opened is closed without an answer (aiohttp's keep-alive timeout, which is also
+    its wait for a first request); a body not complete 10 s after its head is 400."""
+    wait = 3 * REST_READ_TIMEOUT  # a bound on the reads below, not a measure
+    with rest_socket(served, wait) as head_only, rest_socket(served, wait) as short_body:
+        head_only.sendall(b"POST /api/sync/pull HTTP/1.1\r\nHost: x\r\n")
+        short_body.sendall(request("/api/sync/push", b"{}", {**alice(), "Content-Length": "9"}))
+        status, _, answer = read_answer(short_body)
+        assert (status, json.loads(answer)) == (400, {"error": "bad request"})
+        assert head_only.recv(65536) == b""
     assert_clean_stop(served)
 
 
@@ -290,3 +337,43 @@ def test_a_frame_that_cannot_be_sent_is_replaced_by_an_error_frame(
     seen, err = in_process(sabotage, capsys)
     assert seen == ["ERROR", "open"]
     assert err.count("\n") == 1 and "UnicodeEncodeError" in err and "Traceback" not in err
+
+
+def test_an_exception_answering_rest_is_a_500_and_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async def scenario() -> tuple[dict[str, Any] | None, str]:
+        server = ReferenceServer(":memory:", resolve("proposed"), SECRET)
+
+        def failing(user: str, now: float) -> dict[str, Any]:
+            raise RuntimeError("injected")
+
+        server.coordinator.rest_pull = failing  # type: ignore[method-assign]
+        endpoints = await server.start("127.0.0.1", 0, 0)
+        try:
+            async with rest_session() as http:
+                url = f"{endpoints.rest_url}{PULL}"
+                return await post(http, url, "alice", SECRET, TIMEOUT)
+        finally:
+            await server.stop()
+
+    answer, reason = asyncio.run(scenario())
+    err = capsys.readouterr().err
+    assert answer is None and reason == "HTTP 500: internal error: RuntimeError"
+    assert err.count("\n") == 1 and "RuntimeError: injected" in err and "Traceback" not in err
+
+
+def test_what_aiohttp_logs_is_one_line_and_a_malformed_request_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    try:
+        raise RuntimeError("inside aiohttp")
+    except RuntimeError:
+        REST_LOG.exception("Unhandled exception")
+    REST_LOG.exception("Error handling request", exc_info=BadHttpMessage("no such method"))
+    REST_LOG.warning("a warning of its own")
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "syncsim serve: REST: Unhandled exception: RuntimeError: inside aiohttp",
+        "syncsim serve: REST: a warning of its own",
+    ]

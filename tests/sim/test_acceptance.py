@@ -10,9 +10,10 @@ import pytest
 
 from simulator.history import Kind
 from simulator.lifecycle.runtime import DeviceRuntime
+from simulator.protocol.changes import validate
 from simulator.protocol.client import Send
 from simulator.protocol.codec import Frame, FrameType, decode
-from simulator.protocol.coordinator import Outgoing, validate
+from simulator.protocol.coordinator import Outgoing
 from simulator.protocol.kinds import MUTATIONS
 from simulator.protocol.timefmt import parse_iso_z
 from simulator.scenario.loader import load, load_text
