@@ -21,6 +21,7 @@ from simulator.history import History
 from simulator.live.commands import LiveTarget, leftover_warning, live_server, play
 from simulator.matrix import MatrixRow
 from simulator.progress import terminal_bars
+from simulator.protocol.breaks import Break
 from simulator.protocol.profile import PROFILES
 from simulator.report.folder import check_writable, write_file
 from simulator.report.store import Destination
@@ -111,6 +112,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         args.profile,
         args.jwt_secret_env,
         args.clock_file,
+        frozenset(Break(b) for b in args.breaks or ()),
     )
 
 
@@ -398,6 +400,15 @@ def parser() -> argparse.ArgumentParser:
     serve_p.add_argument("--profile", default="legacy", help="server behaviour flags")
     serve_p.add_argument(
         "--jwt-secret-env", default="SYNCSIM_JWT_SECRET", help="env var with the secret"
+    )
+    serve_p.add_argument(
+        "--break",
+        dest="breaks",
+        action="append",
+        choices=[b.value for b in Break],
+        metavar="RULE",
+        help="TEST ONLY: break this protocol rule on purpose (repeatable), to show that the "
+        "conformance probe of the rule fails; rules: " + ", ".join(b.value for b in Break),
     )
     serve_p.set_defaults(handler=cmd_serve)
     diff_p = commands.add_parser("diff", help="run a scenario simulated and live, and compare")

@@ -10,6 +10,7 @@ from typing import Any
 
 from simulator.errors import UsageError
 from simulator.history import History
+from simulator.protocol.breaks import Break
 from simulator.protocol.profile import UnknownProfile, resolve
 from simulator.scenario.loader import Loaded
 from simulator.scenario.model import LiveServer
@@ -24,6 +25,7 @@ def serve(
     profile: str,
     secret_env: str,
     clock_file: str | None = None,
+    breaks: frozenset[Break] = frozenset(),
 ) -> int:
     from simulator.auth import secret_from
     from simulator.live.clockfile import FileClock
@@ -36,7 +38,10 @@ def serve(
         raise UsageError(f"--profile: {error.message}") from None
     try:
         clock = time.time if clock_file is None else FileClock(Path(clock_file))
-        server = ReferenceServer(db, chosen, secret, clock)
+        server = ReferenceServer(db, chosen, secret, clock, breaks)
+        if breaks:
+            broken = ", ".join(sorted(breaks))
+            print(f"syncsim serve: TEST ONLY: breaking the rule(s) {broken}", flush=True)
         asyncio.run(serve_forever(server, host, port, rest_port))
     except OSError as error:  # a busy port, an address not ours: bad input, one line
         raise UsageError(f"cannot serve: {error}") from None

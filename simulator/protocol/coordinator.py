@@ -23,9 +23,10 @@ All in-memory state (who is connected) is lost when the server restarts; the sto
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from simulator.protocol.breaks import Break
 from simulator.protocol.changes import Change, validate
 from simulator.protocol.codec import BadFrame, Frame, FrameType, decode, error_frame
 from simulator.protocol.entities import (
@@ -50,11 +51,13 @@ from simulator.protocol.timefmt import parse_iso_z
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A frame the server wants sent on one connection."""
+    """A frame the server wants sent on one connection. `text` is `frame` encoded, unless a
+    rule is broken on purpose (`faithful` False): then only the text says what is sent."""
 
     conn_id: str
     frame: Frame
     text: str
+    faithful: bool = True
 
 
 @dataclass(frozen=True)
@@ -95,9 +98,12 @@ REST = "rest"  # the connection id of changes that came over REST
 
 
 class Coordinator:
-    def __init__(self, store: ServerStore, profile: Profile) -> None:
+    def __init__(
+        self, store: ServerStore, profile: Profile, breaks: frozenset[Break] = frozenset()
+    ) -> None:
         self.store = store
         self.profile = profile
+        self.breaks = breaks  # rules broken on purpose, to test the probes (breaks.py)
         self._users: dict[str, str] = {}
         self._out: list[ServerOutput] = []
 
@@ -105,7 +111,8 @@ class Coordinator:
 
     def open(self, conn_id: str, user_id: str, now: float) -> None:
         self._users[conn_id] = user_id
-        self._send(conn_id, Frame.make(FrameType.WELCOME, now, message="Connected"))
+        if Break.WELCOME not in self.breaks:
+            self._send(conn_id, Frame.make(FrameType.WELCOME, now, message="Connected"))
 
     def close(self, conn_id: str) -> None:
         self._users.pop(conn_id, None)
@@ -123,7 +130,8 @@ class Coordinator:
             self._refuse(conn_id, f"invalid {frame.type.value}: {error}", now, frame)
             return
         if frame.type is FrameType.PING:
-            self._send(conn_id, Frame.make(FrameType.PONG, now))
+            if Break.PONG not in self.breaks:
+                self._send(conn_id, Frame.make(FrameType.PONG, now))
         elif frame.type is FrameType.SYNC_REQUEST:
             self._catch_up(conn_id, frame, now)
         elif frame.type in MUTATIONS:
@@ -142,7 +150,12 @@ class Coordinator:
     # -- output helpers -----------------------------------------------------------------
 
     def _send(self, conn_id: str, frame: Frame) -> None:
-        self._out.append(Outgoing(conn_id, frame, frame.encode()))
+        text = frame.encode()
+        if Break.FRAME_SHAPE not in self.breaks:
+            self._out.append(Outgoing(conn_id, frame, text))
+            return
+        text = text.replace(f'"{frame.timestamp}"', f'"{frame.timestamp[:-1]}+00:00"', 1)
+        self._out.append(Outgoing(conn_id, frame, text, faithful=False))
 
     def _refuse(self, conn_id: str, reason: str, now: float, frame: Frame | None = None) -> None:
         self._out.append(Refused(conn_id, reason))
@@ -155,16 +168,25 @@ class Coordinator:
     def _rows_since(self, user: str, frame: Frame, now: float) -> list[Row]:
         last_seq = frame.get("lastSeq")
         if isinstance(last_seq, int) and not isinstance(last_seq, bool) and last_seq > 0:
-            return self.store.changed_since_seq(user, last_seq)
+            skipped = 1 if Break.CATCH_UP in self.breaks else 0
+            return self.store.changed_since_seq(user, last_seq + skipped)
         since = parse_iso_z(frame.get("lastSyncTime"))
         if since is None or since > now:
             since = now - self.profile.window_days * DAY
         return self.store.changed_since(user, since)
 
     def _item(self, row: Row) -> dict[str, Any]:
+        data = {**row.data, "id": row.entity_id} if row.deleted else row.data
         if self.profile.version_in_broadcasts:
-            return {**row.data, "version": row.version}
-        return row.data
+            return {**data, "version": self._version_told(row.version)}
+        return data
+
+    def _seq_told(self, seq: int) -> int:
+        """The seq a client is told: the row's own, or counting down (Break.SEQ_ORDER)."""
+        return max(1, 1_000_000 - seq) if Break.SEQ_ORDER in self.breaks else seq
+
+    def _version_told(self, version: int) -> int:
+        return 1 if Break.VERSION_ORDER in self.breaks else version
 
     def _chunks(self, rows: list[Row]) -> list[list[Row]]:
         size = self.profile.bulk_chunk_size
@@ -181,7 +203,7 @@ class Coordinator:
             if chunked:
                 fields["page"] = page
             if self.profile.version_in_broadcasts and chunk:
-                fields["lastSeq"] = max(r.seq for r in chunk)
+                fields["lastSeq"] = self._seq_told(max(r.seq for r in chunk))
             self._send(conn_id, Frame.make(type_, now, **fields))
 
     def _bulk_events(self) -> list[tuple[EntityKind, FrameType]]:
@@ -195,9 +217,11 @@ class Coordinator:
     def _catch_up(self, conn_id: str, frame: Frame, now: float) -> None:
         rows = self._rows_since(self._users[conn_id], frame, now)
         sent: list[Row] = []
+        live_only = Break.CATCH_UP_FRAMES not in self.breaks
         for owner, event in self._bulk_events():
             of_kind = [r for r in rows if r.entity_type == owner.name]
-            self._bulk(conn_id, event, owner.bulk, [r for r in of_kind if not r.deleted], now)
+            batch = [r for r in of_kind if not (r.deleted and live_only)]
+            self._bulk(conn_id, event, owner.bulk, batch, now)
             sent += of_kind
         for row in sent:
             if row.deleted:
@@ -205,13 +229,17 @@ class Coordinator:
                     kind(row.entity_type).deleted, row.entity_type, row.entity_id, {}, True
                 )
                 self._send(conn_id, Frame.make(change.type, now, **change.body()))
-        last_seq = max((r.seq for r in sent), default=0)
+        last_seq = self._seq_told(max((r.seq for r in sent), default=0)) if sent else 0
+        if Break.CATCH_UP_END in self.breaks:
+            last_seq = 0
         done = Frame.make(FrameType.SYNC_RESPONSE, now, message="Sync complete", lastSeq=last_seq)
         self._send(conn_id, done)
 
     # -- mutations ----------------------------------------------------------------------
 
     def _idempotency_key(self, frame: Frame) -> str | None:
+        if Break.IDEMPOTENT in self.breaks:
+            return None
         mode = self.profile.idempotency
         if mode is Idempotency.MESSAGE_ID and isinstance(frame.get("messageId"), str):
             return f"msg:{frame.get('messageId')}"
@@ -226,8 +254,13 @@ class Coordinator:
         try:
             change = validate(frame)
         except Invalid as error:
-            self._refuse(conn_id, f"invalid {frame.type.value}: {error}", now, frame)
+            self._refused_mutation(
+                conn_id, user, frame, f"invalid {frame.type.value}: {error}", now
+            )
             return
+        if Break.STORED_FORM in self.breaks and not change.deleted:
+            sent = frame.get(kind(change.entity_type).body)
+            change = replace(change, data={**sent, **change.data})
         key = self._idempotency_key(frame)
         seen = None if key is None else self.store.processed(user, key)
         if seen is not None:
@@ -242,8 +275,26 @@ class Coordinator:
             self.store.remember(user, key, row)
         self._ack(conn_id, frame, row, now)
 
+    def _refused_mutation(
+        self, conn_id: str, user: str, frame: Frame, reason: str, now: float
+    ) -> None:
+        """A mutation the data rules refuse: an ERROR, and nothing else (unless broken)."""
+        if Break.VALIDATION in self.breaks:
+            last = max((r.seq for r in self.store.rows(user)), default=0)
+            done = Frame.make(
+                FrameType.SYNC_RESPONSE, now, message="Mutation applied", lastSeq=last
+            )
+            self._send(conn_id, done)
+            return
+        self._refuse(conn_id, reason, now, frame)
+        if Break.REFUSED_UNCHANGED in self.breaks:
+            for other, owner in self._users.items():
+                if other != conn_id and owner == user:
+                    self._send(other, frame)
+
     def _store(self, conn_id: str, user: str, change: Change, now: float, device: Any) -> Row:
         device_id = device if isinstance(device, str) else None
+        before = self.store.get(user, change.entity_type, change.entity_id)
         row = self.store.write(
             user,
             change.entity_type,
@@ -266,25 +317,32 @@ class Coordinator:
             )
         )
         self._broadcast(conn_id, user, change, row, now)
+        if Break.DURABLE in self.breaks and before is not None and not change.deleted:
+            # The item is quietly put back as it was, after the update was acknowledged.
+            self.store.write(user, row.entity_type, row.entity_id, before.data, device_id, now)
         return row
 
     def _broadcast(self, sender: str, user: str, change: Change, row: Row, now: float) -> None:
+        if Break.BROADCAST in self.breaks:
+            return
         extra: dict[str, Any] = {}
         if self.profile.version_in_broadcasts:
-            extra = {"version": row.version, "seq": row.seq}
+            extra = {"version": self._version_told(row.version), "seq": self._seq_told(row.seq)}
         frame = Frame.make(change.type, now, **change.body(), **extra)
         for other, owner in self._users.items():
             if other != sender and owner == user:
                 self._send(other, frame)
 
     def _ack(self, conn_id: str, frame: Frame, row: Row | Processed, now: float) -> None:
-        fields: dict[str, Any] = {"message": "Mutation applied", "lastSeq": row.seq}
+        if Break.ANSWERED in self.breaks:
+            return
+        fields: dict[str, Any] = {"message": "Mutation applied", "lastSeq": self._seq_told(row.seq)}
         if self.profile.acks:
             if isinstance(frame.get("messageId"), str):
                 fields["messageId"] = frame.get("messageId")
             fields.update(entityType=row.entity_type, entityId=row.entity_id)
             if self.profile.version_in_broadcasts:
-                fields["version"] = row.version
+                fields["version"] = self._version_told(row.version)
         self._send(conn_id, Frame.make(FrameType.SYNC_RESPONSE, now, **fields))
 
     # -- REST beside the socket ---------------------------------------------------------
@@ -292,6 +350,8 @@ class Coordinator:
     def rest_pull(self, user: str, now: float) -> dict[str, Any]:
         """POST /api/sync/pull: every live row of the user."""
         rows = [r for r in self.store.rows(user) if not r.deleted]
+        if Break.REST_PULL in self.breaks:
+            rows = rows[:-1]  # rows come in seq order: the newest is left out
         return {
             **{
                 owner.bulk: [self._item(r) for r in rows if r.entity_type == owner.name]
@@ -308,6 +368,8 @@ class Coordinator:
 
         A body that breaks the frame limits or holds an invalid change is answered 400 with an
         `error` naming the field (`changes[2].entry.duration: ...`)."""
+        if Break.REST_PUSH in self.breaks:
+            idempotency_key = None
         if idempotency_key and not fits_id(idempotency_key):
             return 400, {"error": f"X-Idempotency-Key: longer than {MAX_ID_LENGTH} characters"}
         if idempotency_key:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from simulator.history import Kind
+from simulator.protocol.breaks import Break
 from simulator.protocol.coordinator import Applied, Coordinator, Deduplicated, Outgoing, Refused
 from simulator.protocol.profile import Profile
 from simulator.protocol.store import ServerStore
@@ -16,11 +17,14 @@ if TYPE_CHECKING:
 
 
 class SimServer:
-    def __init__(self, sim: Simulation, profile: Profile) -> None:
+    def __init__(
+        self, sim: Simulation, profile: Profile, breaks: frozenset[Break] = frozenset()
+    ) -> None:
         self.sim = sim
         self.profile = profile
+        self.breaks = breaks  # rules broken on purpose (protocol/breaks.py)
         self.store = ServerStore(":memory:")
-        self.coordinator = Coordinator(self.store, profile)
+        self.coordinator = Coordinator(self.store, profile, breaks)
         self.up = True
 
     def go_down(self) -> None:
@@ -29,7 +33,7 @@ class SimServer:
 
     def come_back(self) -> None:
         self.up = True
-        self.coordinator = Coordinator(self.store, self.profile)
+        self.coordinator = Coordinator(self.store, self.profile, self.breaks)
         self.sim.record(Kind.SERVER_OUTAGE, None, op="up")
 
     def pump(self, write_id: str | None = None) -> list[Outgoing]:

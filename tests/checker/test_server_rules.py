@@ -469,3 +469,9 @@ def test_a_connection_that_was_cut_or_lossy_is_not_judged_for_answers() -> None:
 def test_every_rule_is_tested_here() -> None:
     tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
     assert set(RULES_BY_NAME) <= tested
+
+
+def test_every_rule_can_be_broken_on_purpose_and_nothing_else() -> None:
+    from simulator.protocol.breaks import Break
+
+    assert {b.value for b in Break} == set(RULES_BY_NAME)
