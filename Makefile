@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NAME ?= offline_week
 
-.PHONY: install test slow scenario e2e differential compare lint bench fuzz clean
+.PHONY: install test slow scenario e2e differential conformance compare lint bench fuzz clean
 
 install: $(STAMP)
 
@@ -34,6 +34,12 @@ e2e: $(STAMP)
 differential: $(STAMP)
 	SYNCSIM_JWT_SECRET=$${SYNCSIM_JWT_SECRET:-syncsim-differential-gate-secret-0123456789} \
 		$(BIN)/syncsim differential scenarios
+
+# The conformance suite's mutation test: every probe passes against a syncsim serve of its
+# own, and fails against one that breaks the probe's rule (README: Conformance).
+conformance: $(STAMP)
+	SYNCSIM_JWT_SECRET=$${SYNCSIM_JWT_SECRET:-syncsim-differential-gate-secret-0123456789} \
+		$(BIN)/syncsim probe --mutation
 
 # make compare BASE=reports/x/latest/proposed NEW=reports/x/latest/legacy [TOLERANCE=10] [OUT=dir]
 compare: $(STAMP)

@@ -287,6 +287,53 @@ def cmd_differential(args: argparse.Namespace) -> int:
     return 1 if differing or missed else 0
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    """The conformance suite live against an endpoint, or (--mutation) the suite's own test."""
+    from simulator.auth import secret_from
+    from simulator.live import probe
+
+    if (args.endpoint is None) == (not args.mutation):
+        raise UsageError("probe: give an ENDPOINT, or --mutation (which starts its own servers)")
+    secret_from("SYNCSIM_JWT_SECRET")  # refused up front, not once per probe
+    paths = probe.probes(Path(args.suite), args.only or ())
+    if not paths:
+        raise UsageError(f"{args.suite}: no probe (*.yaml) to run")
+    for path in paths:
+        load(path, args.profile)  # every probe is validated before anything runs
+    where = Destination(REPORTS, "probe", args.out)
+    out = where.folder
+    results = []
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        running = []
+        for path in paths:
+            if args.mutation:
+                profile = args.profile or "seq"
+                clean = out / "servers" / f"clean-{path.stem}"
+                running.append(pool.submit(probe.mutation_case, path, clean, profile, None))
+                broken = out / "servers" / f"broken-{path.stem}"
+                running.append(pool.submit(probe.mutation_case, path, broken, profile, path.stem))
+            else:
+                target = LiveTarget(args.endpoint, args.rest, args.time_scale)
+                running.append(pool.submit(probe.run_probe, path, target, args.profile))
+        for done in as_completed(running):
+            result = done.result()
+            side = "clean" if result.broken is None else "broken"
+            folder = out / result.rule if not args.mutation else out / side / result.rule
+            write_report(result.run, folder)
+            mark = "holds" if result.holds else "DOES NOT HOLD"
+            against = "" if result.broken is None else f" (server breaks {result.broken})"
+            print(f"{result.rule}{against}: {result.verdict.value}, {mark}", flush=True)
+            results.append(result)
+    results.sort(key=lambda r: (r.rule, r.broken or ""))
+    write_file(out / "probe.md", probe.table(results))
+    where.done()
+    failing = [r for r in results if not r.holds]
+    print(f"probe: {len(results) - len(failing)} hold, {len(failing)} do not; {out / 'probe.md'}")
+    if args.mutation or any(r.verdict is Verdict.FAIL for r in failing):
+        return 1 if failing else 0
+    return 4 if failing else 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     return run_compare(Path(args.base), Path(args.new), args.tolerance, args.out)
 
@@ -340,6 +387,8 @@ EPILOG = """examples:
                                             live, against that server
   syncsim differential scenarios            simulated and live against syncsim serve, per
                                             scenario and profile: the same verdicts?
+  syncsim probe ws://127.0.0.1:8787/sync/ws --rest http://127.0.0.1:8788
+                                            the conformance suite against a server
   syncsim compare reports/x/latest/proposed reports/x/latest/legacy
 
 exit codes:
@@ -474,6 +523,35 @@ def parser() -> argparse.ArgumentParser:
         help="skip the run of a proposed client against a legacy server",
     )
     differential_p.set_defaults(handler=cmd_differential)
+    probe_p = commands.add_parser(
+        "probe", help="the conformance suite, live against an endpoint (or --mutation)"
+    )
+    probe_p.add_argument("endpoint", nargs="?", help="ws:// or wss:// URL of the endpoint")
+    probe_p.add_argument("--rest", help="the endpoint's REST base URL (default: its host, port)")
+    probe_p.add_argument(
+        "--time-scale",
+        type=float,
+        default=60.0,
+        help="scenario seconds per wall second (default 60: a probe plays in about 3 s)",
+    )
+    _profile_option(probe_p, "run every probe")
+    probe_p.add_argument(
+        "--only", action="append", metavar="RULE", help="only this rule's probe (repeatable)"
+    )
+    probe_p.add_argument(
+        "--suite",
+        default=str(Path(__file__).resolve().parents[1] / "scenarios" / "conformance"),
+        help="the folder of probes (default: the suite that comes with syncsim)",
+    )
+    probe_p.add_argument(
+        "--mutation",
+        action="store_true",
+        help="the suite's own test: every probe against a syncsim serve of its own, then each "
+        "against one breaking its rule (exit 1 unless every probe passes, then fails)",
+    )
+    probe_p.add_argument("--workers", type=int, default=3, help="probes run at once (default 3)")
+    probe_p.add_argument("--out", type=Path, help="default: a new reports/probe/<stamp>/")
+    probe_p.set_defaults(handler=cmd_probe)
     compare_p = commands.add_parser("compare", help="is NEW worse than BASE? (two report dirs)")
     compare_p.add_argument("base", help="a report directory, a folder of them, or a matrix dir")
     compare_p.add_argument("new", help="the same for the release under test")

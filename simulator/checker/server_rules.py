@@ -371,17 +371,18 @@ class CatchUp:
 
 
 def _catch_ups(wire: Wire) -> Iterator[CatchUp]:
+    """Each catch-up on a whole connection: what came after the answer before its own (the
+    server answers in order) and before its own end."""
     for conn in wire.whole():
+        after = -1
         for pair in conn.pairs():
-            if pair.sent.frame_type != FrameType.SYNC_REQUEST.value or pair.answer is None:
-                continue
-            if pair.answer.reason != CAUGHT_UP:
-                continue
+            if pair.answer is None:
+                break
             start, end = pair.sent, pair.answer
-            between = tuple(
-                r for r in conn.down if start.t <= r.t and r.Index < end.Index and r is not end
-            )
-            yield CatchUp(conn, start, end, between)
+            if start.frame_type == FrameType.SYNC_REQUEST.value and end.reason == CAUGHT_UP:
+                between = tuple(r for r in conn.down if after < r.Index < end.Index)
+                yield CatchUp(conn, start, end, between)
+            after = int(end.Index)
 
 
 def _since(wire: Wire, catch_up: CatchUp) -> Callable[[Change], bool]:

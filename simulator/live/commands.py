@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,9 +40,9 @@ def serve(
     try:
         clock = time.time if clock_file is None else FileClock(Path(clock_file))
         server = ReferenceServer(db, chosen, secret, clock, breaks)
-        if breaks:
+        if breaks:  # on stderr: stdout's first line is the URLs, which scripts read
             broken = ", ".join(sorted(breaks))
-            print(f"syncsim serve: TEST ONLY: breaking the rule(s) {broken}", flush=True)
+            print(f"syncsim serve: TEST ONLY: breaking the rule(s) {broken}", file=sys.stderr)
         asyncio.run(serve_forever(server, host, port, rest_port))
     except OSError as error:  # a busy port, an address not ours: bad input, one line
         raise UsageError(f"cannot serve: {error}") from None

@@ -45,11 +45,12 @@ class ManagedServer:
     profile: str
     port: int
     rest_port: int
+    breaks: tuple[str, ...] = ()  # rules it breaks on purpose (the probes' mutation test)
 
     @classmethod
-    def create(cls, folder: Path, profile: str) -> ManagedServer:
+    def create(cls, folder: Path, profile: str, breaks: tuple[str, ...] = ()) -> ManagedServer:
         folder.mkdir(parents=True, exist_ok=True)
-        return cls(folder, profile, _free_port(), _free_port())
+        return cls(folder, profile, _free_port(), _free_port(), breaks)
 
     @property
     def ws_url(self) -> str:
@@ -64,6 +65,7 @@ class ManagedServer:
         serve = [sys.executable, "-m", "simulator.cli", "serve", "--port", str(self.port)]
         serve += ["--rest-port", str(self.rest_port), "--profile", self.profile]
         serve += ["--db", str(self.folder / "serve.db"), "--clock-file", str(self.clock_file)]
+        serve += [arg for rule in self.breaks for arg in ("--break", rule)]
         pid = shlex.quote(str(self.folder / "serve.pid"))
         log = shlex.quote(str(self.folder / "serve.log"))
         return f"{shlex.join(serve)} >>{log} 2>&1 & echo $! >{pid}"

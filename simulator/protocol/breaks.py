@@ -23,7 +23,7 @@ class Break(StrEnum):
     VALIDATION = "validation"  # a mutation that breaks the data rules is acknowledged
     SEQ_ORDER = "seq_order"  # the seqs told to clients count down
     VERSION_ORDER = "version_order"  # every version told is 1
-    CATCH_UP = "catch_up"  # a lastSeq catch-up skips the first change after the cursor
+    CATCH_UP = "catch_up"  # a lastSeq catch-up leaves out the first change after the cursor
     CATCH_UP_END = "catch_up_end"  # a catch-up ends with lastSeq 0
     CATCH_UP_FRAMES = "catch_up_frames"  # deleted rows go into the batch as live items
     IDEMPOTENT = "idempotent"  # a mutation sent again is applied again

@@ -168,8 +168,8 @@ class Coordinator:
     def _rows_since(self, user: str, frame: Frame, now: float) -> list[Row]:
         last_seq = frame.get("lastSeq")
         if isinstance(last_seq, int) and not isinstance(last_seq, bool) and last_seq > 0:
-            skipped = 1 if Break.CATCH_UP in self.breaks else 0
-            return self.store.changed_since_seq(user, last_seq + skipped)
+            rows = self.store.changed_since_seq(user, last_seq)
+            return rows[1:] if Break.CATCH_UP in self.breaks else rows
         since = parse_iso_z(frame.get("lastSyncTime"))
         if since is None or since > now:
             since = now - self.profile.window_days * DAY

@@ -73,6 +73,16 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
         stop_server(server)
 
 
+@pytest.fixture
+def seq_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+    """syncsim serve under profile seq, the profile the conformance probes name."""
+    monkeypatch.setenv("SYNCSIM_JWT_SECRET", SECRET)
+    server = start_server(tmp_path / "seq.db", profile="seq")
+    yield server
+    if server.process.poll() is None:
+        stop_server(server)
+
+
 # -- raw HTTP/1.1 on the REST port, to say exactly what goes on the wire -------------------
 
 
