@@ -7,6 +7,7 @@ the same keys of `expect:`):
       E1: {from_step: s3}       # holding the write step s3 made
       E2: deleted               # not live (a tombstone, or gone)
       E3: {state: absent, where: [server, phone]}   # never stored there at all
+      E4: [{from_step: s5}, {from_step: s6, where: [phone]}]  # one item, apart per holder
     findings:                   # findings that must be there
       - {anomaly: lost_write, item: E1, cause: reload}
     only_listed: true           # and no other finding
@@ -82,10 +83,13 @@ def _finals(spec: object, names: Names) -> list[Claim]:
         if item not in names.items:
             known = ", ".join(sorted(names.items)) or "none"
             raise BadExpectation(path, f"no step creates an item {item!r}; items: {known}")
-        fields = {"state": how} if isinstance(how, str) else how
-        if not isinstance(fields, Mapping) or not set(fields) <= {"from_step", "state", "where"}:
-            raise BadExpectation(path, "expected deleted, absent or {from_step, state, where}")
-        claims.append(_final(str(item), fields, names, path))
+        for index, one in enumerate(how if isinstance(how, list) else [how]):
+            where = (*path, str(index)) if isinstance(how, list) else path
+            fields = {"state": one} if isinstance(one, str) else one
+            allowed = {"from_step", "state", "where"}
+            if not isinstance(fields, Mapping) or not set(fields) <= allowed:
+                raise BadExpectation(where, "expected deleted, absent or {from_step, state, where}")
+            claims.append(_final(str(item), fields, names, where))
     return claims
 
 

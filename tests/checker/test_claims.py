@@ -124,3 +124,16 @@ def test_a_claim_naming_what_the_scenario_lacks_is_refused_on_its_line(
     assert caught.value.line == LOST_UPDATE.count("\n") + 1
     if message is not None:
         assert caught.value.message == message
+
+
+def test_one_item_may_end_apart_per_holder() -> None:
+    result = judged(
+        "  final:\n"
+        "    E1: [{from_step: early}, {from_step: early, where: [phone]}, "
+        "{state: deleted, where: [laptop]}]\n"
+    )
+    assert [(o.expectation.text, o.passed) for o in result.outcomes] == [
+        ("E1 ends as written by step early on server", True),
+        ("E1 ends as written by step early on phone", True),
+        ("E1 ends deleted on laptop", False),
+    ]
