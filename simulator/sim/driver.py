@@ -133,12 +133,23 @@ class Simulation:
             return
         now = self.env.now
         at = conn.schedule(direction, now, fields["bytes"], path, rng)
-        if not (path.reorder and rng.random() < path.reorder):
-            at = conn.in_order(direction, at)
-        self.later(at - now, lambda: arrive(False))
+        if path.reorder and rng.random() < path.reorder:
+            self.later(at - now, lambda: arrive(False))  # may overtake: its own arrival
+        else:
+            self._in_order(conn, direction, conn.in_order(direction, at), lambda: arrive(False))
         if path.duplicate and rng.random() < path.duplicate:
             again = conn.in_order(direction, at + path.delay(rng))
-            self.later(again - now, lambda: arrive(True))
+            self._in_order(conn, direction, again, lambda: arrive(True))
+
+    def _in_order(
+        self, conn: Connection, direction: str, at: float, arrive: Callable[[], None]
+    ) -> None:
+        """An arrival in TCP order. Frames due at the same moment are scheduled from different
+        `now`s, and `now + (at - now)` rounds either way, so an arrival event may fire before
+        the one due first: each event delivers the oldest frame still on its way instead."""
+        waiting = conn.arriving[direction]
+        waiting.append(arrive)
+        self.later(at - self.env.now, lambda: waiting.popleft()())
 
     def _lost(
         self,

@@ -11,6 +11,8 @@ direction, model what broken proxies and middleboxes do to frames above TCP.
 from __future__ import annotations
 
 import random
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from simulator.world.link import DeviceLink, Path, sample
@@ -32,6 +34,10 @@ class Connection:
     free_at: dict[str, float] = field(default_factory=lambda: {"up": 0.0, "down": 0.0})
     # Keep-alive frames per type: [count, bytes].
     keepalive: dict[str, list[int]] = field(default_factory=dict)
+    # Per direction, what arrives in order, oldest first (see Simulation._in_order).
+    arriving: dict[str, deque[Callable[[], None]]] = field(
+        default_factory=lambda: {"up": deque(), "down": deque()}
+    )
 
     def count_keepalive(self, frame_type: str, size: int) -> None:
         tally = self.keepalive.setdefault(frame_type, [0, 0])

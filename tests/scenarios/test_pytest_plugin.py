@@ -201,3 +201,17 @@ def test_turning_the_persisted_outbox_off_fails_the_scenarios_that_guard_it(
     assert set(cases) == {"reload_with_unsent[proposed]", "offline_week[proposed]"}
     for message in cases.values():
         assert "FAILED lost_write <= " in (message or "")
+
+
+def test_a_known_gap_is_an_xfail_and_a_gap_that_is_gone_fails(pytester: pytest.Pytester) -> None:
+    gap = TINY_FAIL.replace(
+        "  lost_write: 0\n",
+        '  lost_write: {lte: 0, known_gap: "the in-memory queue dies with the page"}\n',
+    )
+    pytester.makefile(".yaml", **{"scenarios/tiny_gap": gap.replace("tiny_fail", "tiny_gap")})
+    result = pytester.runpytest("scenarios", "-rxX")
+    # legacy shows the gap (xfail); proposed and seq no longer lose the write: the gap is
+    # gone there, and the mark must go (a strict XPASS: a failure).
+    result.assert_outcomes(xfailed=1, failed=2)
+    result.stdout.fnmatch_lines(["*XFAIL*tiny_gap?legacy?*the in-memory queue dies with the page*"])
+    result.stdout.fnmatch_lines(["*the gap is gone; remove known_gap*"])
