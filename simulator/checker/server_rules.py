@@ -491,12 +491,7 @@ def _paging(frame_type: str, pages: list[Any], chunk: int) -> list[str]:
 
 def _deleted_before(wire: Wire, catch_up: CatchUp) -> set[str]:
     """Items whose last change known before the request is a delete."""
-    latest: dict[str, Change] = {}
-    for change in wire.changes:
-        if change.user == catch_up.conn.user and change.known_at < catch_up.request.t:
-            held = latest.get(change.entity_id)
-            if held is None or (change.seq or 0, change.known_at) >= (held.seq or 0, held.known_at):
-                latest[change.entity_id] = change
+    latest = wire.latest_before(catch_up.conn.user, catch_up.request.t)
     return {entity_id for entity_id, c in latest.items() if c.deleted}
 
 
@@ -600,12 +595,7 @@ def _rest_pull(wire: Wire) -> Iterator[Finding]:
         if row.op != "pull" or not isinstance(ids, dict) or not isinstance(asked, float | int):
             continue
         got = {str(i) for listed in ids.values() for i in listed}
-        latest: dict[str, Change] = {}
-        for c in wire.changes:
-            if c.user == row.user and c.known_at < asked:
-                held = latest.get(c.entity_id)
-                if held is None or (c.seq or 0, c.known_at) >= (held.seq or 0, held.known_at):
-                    latest[c.entity_id] = c
+        latest = wire.latest_before(str(row.user), float(asked))
         touched = {
             str(r.entity_id)
             for conn in wire.conns.values()

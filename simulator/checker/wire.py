@@ -14,7 +14,6 @@ frame but PING gets exactly one SYNC_RESPONSE or ERROR, first in, first out.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -199,43 +198,47 @@ class Wire:
                     yield self._broadcast(conn, row)
 
     def _acked(self, conn: Conn, pair: Pair) -> Change:
-        sent, answer = pair.sent, pair.answer
-        owner = kind_of_frame(FrameType(sent.frame_type))
-        assert owner is not None and answer is not None
-        return Change(
-            conn.user,
-            conn.conn_id,
-            sent.message_id if isinstance(sent.message_id, str) else None,
-            owner.name,
-            str(sent.entity_id),
-            FrameType(sent.frame_type) in owner.deletes,
-            number(answer, "last_seq"),
-            detail(answer).get("at"),
-            float(answer.t),
-            sent.fingerprint if isinstance(sent.fingerprint, str) else None,
-            (int(sent.Index), int(answer.Index)),
-        )
+        """A mutation the device sent, told of by its acknowledgement."""
+        assert pair.answer is not None
+        seq = number(pair.answer, "last_seq")
+        return _change(conn, pair.sent, pair.answer, seq, pair.sent.message_id)
 
     def _broadcast(self, conn: Conn, row: Any) -> Change:
-        owner = kind_of_frame(FrameType(row.frame_type))
-        assert owner is not None
-        return Change(
-            conn.user,
-            conn.conn_id,
-            None,
-            owner.name,
-            str(row.entity_id),
-            FrameType(row.frame_type) in owner.deletes,
-            number(row, "seq"),
-            detail(row).get("at"),
-            float(row.t),
-            row.fingerprint if isinstance(row.fingerprint, str) else None,
-            (int(row.Index),),
-        )
+        """Another connection's mutation, told of by its broadcast."""
+        return _change(conn, row, row, number(row, "seq"), None)
 
-    def changes_of(self, user: str) -> dict[tuple[str, str], list[Change]]:
-        found: dict[tuple[str, str], list[Change]] = defaultdict(list)
+    def latest_before(self, user: str, moment: float) -> dict[str, Change]:
+        """Each item's newest change (by seq, then by when it was learned) that the devices
+        had learned of before `moment`."""
+        latest: dict[str, Change] = {}
         for change in self.changes:
-            if change.user == user:
-                found[(change.entity_type, change.entity_id)].append(change)
-        return found
+            if change.user == user and change.known_at < moment:
+                held = latest.get(change.entity_id)
+                if held is None or _newness(change) >= _newness(held):
+                    latest[change.entity_id] = change
+        return latest
+
+
+def _newness(change: Change) -> tuple[int, float]:
+    return change.seq or 0, change.known_at
+
+
+def _change(conn: Conn, about: Any, told: Any, seq: int | None, message_id: object) -> Change:
+    """A change from the frame `about` the item (the mutation sent, or the broadcast) and the
+    frame `told` that said it was applied (its acknowledgement, or the broadcast itself)."""
+    owner = kind_of_frame(FrameType(about.frame_type))
+    assert owner is not None
+    rows = (int(about.Index),) if about is told else (int(about.Index), int(told.Index))
+    return Change(
+        conn.user,
+        conn.conn_id,
+        message_id if isinstance(message_id, str) else None,
+        owner.name,
+        str(about.entity_id),
+        FrameType(about.frame_type) in owner.deletes,
+        seq,
+        detail(told).get("at"),
+        float(told.t),
+        about.fingerprint if isinstance(about.fingerprint, str) else None,
+        rows,
+    )

@@ -129,17 +129,22 @@ def test_every_section_renders_with_its_images_loaded(
         assert image["shownWidth"] > 300, image
 
 
-def test_screenshot_is_a_real_page(report_dir: Path, tmp_path: Path) -> None:
+def _screenshot(report_dir: Path, tmp_path: Path, height: int) -> Any:
+    """The top of the page, 1280 pixels wide, as RGB values from 0 to 1."""
     shot = tmp_path / "shot.png"
     done = _chromium(
         tmp_path,
-        "--window-size=1280,2400",
+        f"--window-size=1280,{height}",
         "--hide-scrollbars",
         f"--screenshot={shot}",
         (report_dir / "report.html").as_uri(),
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    pixels = np.asarray(imread(io.BytesIO(shot.read_bytes()), format="png"))[..., :3]
+    return np.asarray(imread(io.BytesIO(shot.read_bytes()), format="png"))[..., :3]
+
+
+def test_screenshot_is_a_real_page(report_dir: Path, tmp_path: Path) -> None:
+    pixels = _screenshot(report_dir, tmp_path, 2400)
     assert pixels.shape[:2] == (2400, 1280)
     colours = np.unique((pixels.reshape(-1, 3) * 255).astype(np.uint8), axis=0)
     assert len(colours) > 200, "text, tables and a plot, not a blank page"
@@ -183,16 +188,7 @@ def test_the_screenshot_shows_the_verdict_banner_in_its_colour(
 ) -> None:
     """The banner the probe found is where the screenshot is red (FAIL), not just in the DOM."""
     state = _probe(report_dir, tmp_path)
-    shot = tmp_path / "shot.png"
-    done = _chromium(
-        tmp_path,
-        "--window-size=1280,900",
-        "--hide-scrollbars",
-        f"--screenshot={shot}",
-        (report_dir / "report.html").as_uri(),
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    pixels = np.asarray(imread(io.BytesIO(shot.read_bytes()), format="png"))[..., :3]
+    pixels = _screenshot(report_dir, tmp_path, 900)
     b = state["verdict"]["box"]
     inside = pixels[
         int(b["top"]) + 4 : int(b["top"] + b["height"]) - 4,

@@ -11,42 +11,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from tests_support import TINY_FAIL, TINY_PASS
 
 from simulator import pytest_plugin
 
 pytest_plugins = ["pytester"]
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
-
-# Under legacy the phone's in-memory queue is lost when the page reloads offline: lost_write.
-# The persisted outbox of proposed and seq keeps it.
-TINY_FAIL = """\
-name: tiny_fail
-seed: 1
-duration: 6h
-settle: 2m
-devices:
-  - name: phone
-    offline: [{from: 1h, to: 5h}]
-    reloads: [3h]
-    workload: {entries_per_day: 48, active_hours: [0, 24], pieces_per_day: 0}
-  - name: laptop
-    workload: {entries_per_day: 0, pieces_per_day: 0}
-expect:
-  lost_write: 0
-"""
-
-TINY_PASS = """\
-name: tiny_pass
-seed: 1
-duration: 2h
-settle: 1m
-devices:
-  - name: phone
-    workload: {entries_per_day: 48, active_hours: [0, 24], pieces_per_day: 0}
-expect:
-  payload: 0
-"""
 
 BROKEN = """\
 name: broken

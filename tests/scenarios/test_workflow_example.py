@@ -13,40 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tests_support import TINY_FAIL, TINY_PASS
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / "examples" / "github-actions-syncsim.yml"
 SYNCSIM = Path(sys.executable).parent / "syncsim"
-
-# Under legacy an in-memory queue is lost on a reload offline; the persisted outbox of
-# proposed and seq keeps it: one failing item of three.
-FAILS_UNDER_LEGACY = """\
-name: reload_offline
-seed: 1
-duration: 6h
-settle: 2m
-devices:
-  - name: phone
-    offline: [{from: 1h, to: 5h}]
-    reloads: [3h]
-    workload: {entries_per_day: 48, active_hours: [0, 24], pieces_per_day: 0}
-  - name: laptop
-    workload: {entries_per_day: 0, pieces_per_day: 0}
-expect:
-  lost_write: 0
-"""
-
-PASSES = """\
-name: quiet
-seed: 1
-duration: 2h
-settle: 1m
-devices:
-  - name: phone
-    workload: {entries_per_day: 24, active_hours: [0, 24], pieces_per_day: 0}
-expect:
-  payload: 0
-"""
 
 
 def _steps() -> dict[str, dict[str, Any]]:
@@ -69,8 +40,8 @@ def test_the_workflow_gate_and_syncsim_e2e_give_the_same_verdicts(tmp_path: Path
     assert gate[:3] == ["python", "-m", "pytest"]
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
-    (scenarios / "reload_offline.yaml").write_text(FAILS_UNDER_LEGACY)
-    (scenarios / "quiet.yaml").write_text(PASSES)
+    (scenarios / "tiny_fail.yaml").write_text(TINY_FAIL)
+    (scenarios / "tiny_pass.yaml").write_text(TINY_PASS)
 
     # The gate exactly as the workflow writes it, with this interpreter as `python`.
     done = _run([sys.executable, *gate[1:]], tmp_path)
@@ -86,10 +57,10 @@ def test_the_workflow_gate_and_syncsim_e2e_give_the_same_verdicts(tmp_path: Path
     assert len(cases) == 6
     # ... and the reports folder the artifact step uploads.
     uploaded = steps["Upload the reports"]["with"]["path"]
-    assert (tmp_path / uploaded / "reload_offline" / "latest" / "legacy" / "report.html").is_file()
+    assert (tmp_path / uploaded / "tiny_fail" / "latest" / "legacy" / "report.html").is_file()
 
     # `syncsim e2e scenarios`, which the workflow names as the same gate, agrees item by item.
     again = _run([str(SYNCSIM), "e2e", "scenarios"], tmp_path)
     assert again.returncode == 1
     assert "5 passed, 1 failed" in again.stdout
-    assert "reload_offline: FAIL (profile legacy, seed 1)" in again.stdout
+    assert "tiny_fail: FAIL (profile legacy, seed 1)" in again.stdout
