@@ -15,7 +15,7 @@ frame but PING gets exactly one SYNC_RESPONSE or ERROR, first in, first out.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from simulator.checker.view import View, tuples
@@ -123,7 +123,6 @@ class Wire:
         self.end = float(view.frame["t"].max()) if len(view.frame) else 0.0
         self.conns: dict[str, Conn] = {}
         self._index()
-        self.changes = list(self._changes())
         # Where each messageId first left a device: a later frame under it is a retry.
         self.first_sent: dict[str, int] = {}
         for conn in self.conns.values():
@@ -131,6 +130,7 @@ class Wire:
                 if isinstance(row.message_id, str):
                     index = self.first_sent.get(row.message_id, int(row.Index))
                     self.first_sent[row.message_id] = min(index, int(row.Index))
+        self.changes = list(self._changes())
 
     def _conn(self, row: Any) -> Conn:
         conn = self.conns.get(row.conn)
@@ -198,10 +198,15 @@ class Wire:
                     yield self._broadcast(conn, row)
 
     def _acked(self, conn: Conn, pair: Pair) -> Change:
-        """A mutation the device sent, told of by its acknowledgement."""
+        """A mutation the device sent, told of by its acknowledgement. The acknowledgement of
+        a retry is stamped when the retry came, not when the change was stored: its time
+        says nothing of the row's."""
         assert pair.answer is not None
         seq = number(pair.answer, "last_seq")
-        return _change(conn, pair.sent, pair.answer, seq, pair.sent.message_id)
+        change = _change(conn, pair.sent, pair.answer, seq, pair.sent.message_id)
+        if self.retry(pair.sent.message_id, int(pair.sent.Index)):
+            return replace(change, at=None)
+        return change
 
     def _broadcast(self, conn: Conn, row: Any) -> Change:
         """Another connection's mutation, told of by its broadcast."""

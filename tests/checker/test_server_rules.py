@@ -475,3 +475,20 @@ def test_every_rule_can_be_broken_on_purpose_and_nothing_else() -> None:
     from simulator.protocol.breaks import Break
 
     assert {b.value for b in Break} == set(RULES_BY_NAME)
+
+
+def test_the_acknowledgement_of_a_retry_does_not_date_the_row() -> None:
+    """A retry (a messageId sent before) is acknowledged when it comes, under the first seq:
+    its time is not when the row was stored, so a time cursor between the two asks nothing."""
+    rows = exchange()
+    retry = [
+        up(15, "phone", "ENTRY_CREATED", entity="e1", fp="A", message_id="m1"),
+        ack(15.1, "phone", 1, message_id="m1"),
+    ]
+    rows = rows[:8] + retry + rows[8:]
+    request = where(rows, lambda r: r.frame_type == "SYNC_REQUEST")
+    rows[request] = up(20, "laptop", "SYNC_REQUEST", last_sync_time=at(12))
+    page = where(rows, lambda r: r.frame_type == "BULK_SYNC")
+    rows[page] = down(20.1, "laptop", "BULK_SYNC", items=0, ids=[], page=0, at=at(20))
+    # The broadcast at 10.05 still dates e1's row: before the cursor, so not asked for.
+    assert "catch_up" not in violations(rows)
