@@ -334,6 +334,63 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 4 if failing else 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """One scenario over many seeds, in parallel; judged over all of them."""
+    import time
+
+    from tqdm import tqdm
+
+    from simulator.progress import wanted
+    from simulator.report.folder import write_folder
+    from simulator.report.sweep import Timing, render_sweep
+    from simulator.sweep import engine
+    from simulator.sweep.judge import judge_sweep
+    from simulator.sweep.seeds import parse_seeds
+    from simulator.sweep.table import SeedTable
+
+    path = _scenario_path(args.scenario)
+    loaded = load(path, args.profile)  # refused now, with its line, before any seed runs
+    text = path.read_text(encoding="utf-8")
+    seeds = parse_seeds(args.seeds)
+    where = Destination(REPORTS, loaded.scenario.name, args.out)
+    out = where.folder
+    keep = None if args.keep == "none" else out / "seeds"
+    started = time.perf_counter()
+    if args.scheduler:
+        results_of = engine.on_cluster(args.scheduler, str(path), text, args.profile, seeds, keep)
+    else:
+        results_of = engine.local(str(path), text, args.profile, seeds, args.workers, keep)
+    results = []
+    show = wanted(sys.stderr, os.environ)
+    with (
+        SeedTable(out) as table,
+        tqdm(total=len(seeds), desc=loaded.scenario.name, unit="seed", disable=not show) as bar,
+    ):
+        for result in results_of:
+            table.add(result)
+            results.append(result)
+            bar.update(1)
+            if result.verdict != "pass":
+                said = "crashed" if result.error else "; ".join(result.failed_text)
+                tqdm.write(f"  seed {result.seed}: {result.verdict.upper()} {said}")
+    verdict = judge_sweep(loaded, results)
+    wall = time.perf_counter() - started
+    timing = Timing(wall, args.workers, args.scheduler or "local processes")
+    write_folder(out, {**render_sweep(loaded, results, verdict, timing)})
+    (out / "seeds.partial.csv").unlink(missing_ok=True)
+    where.done()
+    word = "PASS" if verdict.passed else "FAIL"
+    print(
+        f"{loaded.scenario.name}: {word} over {len(results)} seeds (profile {loaded.profile.name})"
+    )
+    for outcome in verdict.outcomes:
+        mark = "  " if outcome.holds else "  FAILED "
+        print(f"{mark}{outcome.text}: {outcome.found}")
+    rate = timing.per_second(len(results))
+    print(f"  {rate:.2f} seeds/s, {wall:.1f} s; report: {out / 'sweep.html'}")
+    return 0 if verdict.passed else 1
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     return run_compare(Path(args.base), Path(args.new), args.tolerance, args.out)
 
@@ -552,6 +609,24 @@ def parser() -> argparse.ArgumentParser:
     probe_p.add_argument("--workers", type=int, default=3, help="probes run at once (default 3)")
     probe_p.add_argument("--out", type=Path, help="default: a new reports/probe/<stamp>/")
     probe_p.set_defaults(handler=cmd_probe)
+    sweep_p = commands.add_parser("sweep", help="one scenario over many seeds, in parallel")
+    sweep_p.add_argument("scenario", help="a scenario file, or a name under scenarios/")
+    sweep_p.add_argument("--seeds", required=True, help="which seeds: 1-200, or 1-5,9,20-22")
+    sweep_p.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="local processes (default: cores)"
+    )
+    sweep_p.add_argument(
+        "--scheduler", help="a dask.distributed scheduler address (tcp://HOST:8786) instead"
+    )
+    _profile_option(sweep_p, "run every seed")
+    sweep_p.add_argument(
+        "--keep",
+        choices=["failing", "none"],
+        default="failing",
+        help="keep the report of every seed that did not pass (default), or none",
+    )
+    sweep_p.add_argument("--out", type=Path, help="default: a new reports/<name>/<stamp>/")
+    sweep_p.set_defaults(handler=cmd_sweep)
     compare_p = commands.add_parser("compare", help="is NEW worse than BASE? (two report dirs)")
     compare_p.add_argument("base", help="a report directory, a folder of them, or a matrix dir")
     compare_p.add_argument("new", help="the same for the release under test")

@@ -107,12 +107,34 @@ def _read_bound(name: str, raw: object, path: tuple[str, ...]) -> float:
 
 # The keys of precise claims (checker/claims.py), which an `expect:` block holds beside bounds.
 CLAIM_KEYS = frozenset({"final", "findings", "only_listed"})
+# Bounds over the seeds of a sweep (`syncsim sweep`), which a single run does not judge:
+# how many seeds may fail the name's own bounds, and quantiles of its value over the seeds.
+QUANTILES = {"q50": 50.0, "q90": 90.0, "q95": 95.0, "q99": 99.0, "max": 100.0}
+SEED_OPS = frozenset({"seeds_failing", "mean", *QUANTILES})
 
 
-def parse(expect: Mapping[str, Any]) -> list[Expectation]:
+@dataclass(frozen=True)
+class SeedBound:
+    """A bound over the seeds of a sweep: `seeds_failing` (at most that many seeds fail the
+    name's bounds; for an anomaly with none, have any), or a quantile (`q95`, `max`, `mean`
+    ...) of the name's value over the seeds, at most `bound`."""
+
+    name: str
+    op: str
+    bound: float
+    known_gap: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self.op == "seeds_failing":
+            return f"{self.name}: at most {self.bound:g} seeds failing"
+        return f"{self.name} {self.op} over seeds <= {_format(self.name, self.bound)}"
+
+
+def parse(expect: Mapping[str, Any]) -> list[Expectation | SeedBound]:
     """Bounds in file order (the claims' keys left to `claims.parse`); unknown names and bad
     bounds raise `BadExpectation`."""
-    parsed = []
+    parsed: list[Expectation | SeedBound] = []
     for name, spec in expect.items():
         if name in CLAIM_KEYS:
             continue
@@ -131,12 +153,30 @@ def parse(expect: Mapping[str, Any]) -> list[Expectation]:
         if not spec:
             raise BadExpectation((name,), "empty bound; use lte, lt, gte, gt or eq")
         for op, raw in spec.items():
+            if op in SEED_OPS:
+                parsed.append(_seed_bound(name, op, raw, spec))
+                continue
             if op not in _OPS:
                 raise BadExpectation(
-                    (name, str(op)), "unknown comparison; use lte, lt, gte, gt, eq or known_gap"
+                    (name, str(op)),
+                    "unknown comparison; use lte, lt, gte, gt, eq, known_gap, or over the seeds "
+                    "of a sweep seeds_failing, q50, q90, q95, q99, max, mean",
                 )
             parsed.append(Expectation(name, op, _read_bound(name, raw, (name, op)), gap))
     return parsed
+
+
+def _seed_bound(name: str, op: str, raw: object, spec: Mapping[str, Any]) -> SeedBound:
+    if op != "seeds_failing":
+        return SeedBound(name, op, _read_bound(name, raw, (name, op)))
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+        raise BadExpectation((name, op), "must be a whole number of seeds, 0 or more")
+    own = set(spec) & set(_OPS)
+    if not own and name in METRICS:
+        raise BadExpectation(
+            (name, op), f"{name} is a metric: give the bound a seed fails (lte, gte ...) too"
+        )
+    return SeedBound(name, op, float(raw))
 
 
 def judge(expectations: list[Expectation], values: Mapping[str, float]) -> list[Outcome]:

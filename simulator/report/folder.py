@@ -62,6 +62,7 @@ def write_folder(out: Path, files: Mapping[str, bytes]) -> Path:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.new-"))
+        staging.chmod(0o755)  # mkdtemp makes it private; a report is for whoever reads it
     except OSError as error:
         raise _failed(out, error) from None
     try:

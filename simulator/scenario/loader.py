@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from simulator.checker import claims, expectations
 from simulator.checker.claims import Claim
-from simulator.checker.expectations import BadExpectation, Expectation
+from simulator.checker.expectations import BadExpectation, Expectation, SeedBound
 from simulator.errors import ScenarioError
 from simulator.protocol.profile import PROFILES, Profile, UnknownProfile, resolve
 from simulator.scenario import model
@@ -27,6 +27,7 @@ from simulator.scenario.model import Scenario
 from simulator.scenario.references import PLAIN_REFERENCES, references
 
 Path_ = tuple[str | int, ...]
+Expected = Expectation | Claim | SeedBound
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ class Loaded:
     source: str
     scenario: Scenario
     profile: Profile
-    expectations: tuple[Expectation | Claim, ...]  # bounds, then precise claims
+    # Bounds on a run, precise claims, and bounds over the seeds of a sweep (SeedBound).
+    expectations: tuple[Expected, ...]
 
 
 def _index_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int], source: str) -> None:
@@ -421,7 +423,7 @@ def load_text(source: str, text: str, profile_name: str | None = None) -> Loaded
 
 def _expectations(
     source: str, scenario: Scenario, profile: Profile, lines: Mapping[Path_, int]
-) -> tuple[Expectation | Claim, ...]:
+) -> tuple[Expected, ...]:
     """`expect` for every profile, with `expect_by_profile[profile]` replacing names it repeats.
 
     Every profile's block is parsed, not only the one in force, so a typo under another
@@ -436,11 +438,11 @@ def _expectations(
                 source, _line_of(path, lines), _dotted(path), f"unknown profile; known: {known}"
             )
         blocks.append((path, bounds))
-    chosen: dict[str, Expectation | Claim] = {}
+    chosen: dict[str, Expected] = {}
     names = _claim_names(scenario)
     for prefix, block in blocks:
         try:
-            parsed: list[Expectation | Claim] = [*expectations.parse(block)]
+            parsed: list[Expected] = [*expectations.parse(block)]
             parsed += claims.parse(block, names)
         except BadExpectation as error:
             where = (*prefix, *error.path)
@@ -455,8 +457,8 @@ def _expectations(
     return tuple(chosen.values())
 
 
-def _key(expected: Expectation | Claim, index: int) -> str:
-    if isinstance(expected, Expectation):
+def _key(expected: Expected, index: int) -> str:
+    if isinstance(expected, Expectation | SeedBound):
         return f"{expected.name}:{expected.op}"
     return f"{expected.name}:{index}:{expected.text}"
 

@@ -1,0 +1,1 @@
+"""Seeds as a distribution: one scenario over many seeds, judged over all of them."""

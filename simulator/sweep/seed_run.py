@@ -1,0 +1,68 @@
+"""One seed of a sweep: run, judge, keep the numbers (and the report of a run worth reading).
+
+`run_seed` is what a worker executes, in a local process or on a dask worker: it takes only
+plain values (a scenario path and its text, a profile name, a seed), so it pickles, and it
+never raises: a run that crashes comes back as a `SeedResult` holding its traceback.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simulator.runner import run, with_seed
+from simulator.scenario.loader import load_text
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    seed: int
+    verdict: str  # pass, fail, inconclusive, or crash
+    values: dict[str, float] = field(default_factory=dict)  # anomaly counts and metrics
+    failed: tuple[str, ...] = ()  # names whose per-seed bounds failed (known gaps aside)
+    failed_text: tuple[str, ...] = ()  # those bounds as text: `lost_write <= 0: got 2`
+    gaps: tuple[str, ...] = ()  # known gaps that showed
+    history_hash: str = ""
+    error: str | None = None  # the traceback of a run that crashed
+    seconds: float = 0.0  # wall seconds the run took on its worker
+    report: str | None = None  # where its report was kept, if it was
+
+
+def run_seed(
+    source: str, text: str, profile: str | None, seed: int, keep: str | None = None
+) -> SeedResult:
+    """Run the scenario under `seed`; keep its report in folder `keep` (when given) if the
+    run did not pass."""
+    started = time.perf_counter()
+    try:
+        result = run(with_seed(load_text(source, text, profile), seed), progress=_silent)
+    except Exception:
+        return SeedResult(seed, "crash", error=traceback.format_exc(), seconds=_since(started))
+    failed = [o for o in result.outcomes if not o.passed]
+    report = None
+    if keep is not None and result.verdict.value != "pass":
+        from simulator.cli import write_report
+
+        report = str(write_report(result, Path(keep)))
+    return SeedResult(
+        seed,
+        result.verdict.value,
+        result.result.values(),
+        tuple(o.expectation.name for o in failed),
+        tuple(f"{o.expectation.text}: got {o.shown or f'{o.value:g}'}" for o in failed),
+        tuple(o.expectation.text for o in result.gaps),
+        result.history.digest(),
+        None,
+        _since(started),
+        report,
+    )
+
+
+def _silent(now: float, total: float) -> None:
+    """No progress bar per seed: the sweep draws one for all of them."""
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 3)
