@@ -342,9 +342,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     from simulator.progress import wanted
     from simulator.report.folder import write_folder
-    from simulator.report.sweep import Timing, render_sweep
     from simulator.sweep import engine
     from simulator.sweep.judge import judge_sweep
+    from simulator.sweep.report import Timing, render_sweep
     from simulator.sweep.seeds import parse_seeds
     from simulator.sweep.table import SeedTable
 

@@ -323,6 +323,15 @@ LAYERS = (
     Layer("simulator.checker", banned=DRIVERS),
     Layer("simulator.verdict", banned=DRIVERS),
     Layer("simulator.report", banned=DRIVERS),
+    # A sweep's results and its judge read no simulation (only the seeds' runs do).
+    Layer(
+        "simulator.sweep",
+        banned=DRIVERS,
+        exempt=(
+            "simulator.sweep.seed_run",  # runs one seed: the simulation is its job
+            "simulator.sweep.engine",  # hands seeds to the workers that run them
+        ),
+    ),
     # Reading and judging two reports draws nothing: matplotlib is the renderer's.
     Layer("simulator.compare", banned=(*DRIVERS, "matplotlib")),
     # The two executors never load each other.

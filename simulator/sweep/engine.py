@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import UsageError
-from simulator.sweep.seed_run import SeedResult, run_seed
+from simulator.sweep.result import SeedResult
+from simulator.sweep.seed_run import run_seed
 
 IN_FLIGHT_PER_WORKER = 4
 

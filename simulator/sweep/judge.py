@@ -17,7 +17,7 @@ import numpy as np
 from simulator.checker.expectations import QUANTILES, SeedBound
 from simulator.checker.names import METRICS
 from simulator.scenario.loader import Loaded
-from simulator.sweep.seed_run import SeedResult
+from simulator.sweep.result import SeedResult
 
 
 @dataclass(frozen=True)

@@ -9,25 +9,13 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from simulator.report.folder import write_folder
+from simulator.report.render import render
 from simulator.runner import run, with_seed
 from simulator.scenario.loader import load_text
-
-
-@dataclass(frozen=True)
-class SeedResult:
-    seed: int
-    verdict: str  # pass, fail, inconclusive, or crash
-    values: dict[str, float] = field(default_factory=dict)  # anomaly counts and metrics
-    failed: tuple[str, ...] = ()  # names whose per-seed bounds failed (known gaps aside)
-    failed_text: tuple[str, ...] = ()  # those bounds as text: `lost_write <= 0: got 2`
-    gaps: tuple[str, ...] = ()  # known gaps that showed
-    history_hash: str = ""
-    error: str | None = None  # the traceback of a run that crashed
-    seconds: float = 0.0  # wall seconds the run took on its worker
-    report: str | None = None  # where its report was kept, if it was
+from simulator.sweep.result import SeedResult
 
 
 def run_seed(
@@ -43,9 +31,7 @@ def run_seed(
     failed = [o for o in result.outcomes if not o.passed]
     report = None
     if keep is not None and result.verdict.value != "pass":
-        from simulator.cli import write_report
-
-        report = str(write_report(result, Path(keep)))
+        report = str(write_folder(Path(keep), render(result)))
     return SeedResult(
         seed,
         result.verdict.value,

@@ -16,7 +16,7 @@ import pandas as pd
 
 from simulator.checker.names import EXPECTABLE, METRICS, Anomaly
 from simulator.errors import UsageError
-from simulator.sweep.seed_run import SeedResult
+from simulator.sweep.result import SeedResult
 
 VALUES = [a.value for a in Anomaly] + [m for m in METRICS if m in EXPECTABLE]
 COLUMNS = ["seed", "verdict", "failed", "gaps", "history_hash", "seconds", "error", "report"]

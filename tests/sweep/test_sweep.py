@@ -15,7 +15,8 @@ from simulator.errors import ScenarioError, UsageError
 from simulator.scenario.loader import load_text
 from simulator.sweep import engine
 from simulator.sweep.judge import judge_sweep
-from simulator.sweep.seed_run import SeedResult, run_seed
+from simulator.sweep.result import SeedResult
+from simulator.sweep.seed_run import run_seed
 from simulator.sweep.seeds import parse_seeds
 
 

@@ -24,7 +24,7 @@ from simulator.report.plots import Plot, png_bytes
 from simulator.report.templating import render_page
 from simulator.scenario.loader import Loaded
 from simulator.sweep.judge import SweepVerdict
-from simulator.sweep.seed_run import SeedResult
+from simulator.sweep.result import SeedResult
 from simulator.sweep.table import VALUES, frame
 
 # The metrics whose spread over seeds says the most, drawn beside the anomalies found.
