@@ -209,6 +209,10 @@ def run_compare(
     """The `syncsim compare` command: print the table, write the files, 1 when NEW is worse."""
     from simulator.compare import compare
     from simulator.report.comparison import reasons, text_table
+    from simulator.sweep.compare import is_sweep
+
+    if is_sweep(base) and is_sweep(new):
+        return _compare_sweeps(base, new, out)
 
     comparison = compare(base, new, tolerance_pct)
     where = Destination(REPORTS, "compare", out)
@@ -223,6 +227,37 @@ def run_compare(
         print(f"compare: NEW is not worse than BASE (tolerance {tolerance_pct:g}%)")
     print(f"  written: {target / 'compare.html'}, {target / 'compare.json'}")
     return 1 if comparison.worse else 0
+
+
+def _compare_sweeps(base: Path, new: Path, out: Path | None) -> int:
+    """Two sweeps: each anomaly and metric compared as a distribution over the seeds."""
+    import json
+    from dataclasses import asdict
+
+    from simulator.sweep import compare as sweeps
+
+    comparison = sweeps.compare_sweeps(base, new)
+    where = Destination(REPORTS, "compare", out)
+    table = sweeps.text_table(comparison)
+    facts = {
+        "base": str(base),
+        "new": str(new),
+        "worse": comparison.worse,
+        "alpha": sweeps.ALPHA,
+        "min_effect": sweeps.MIN_EFFECT,
+        "shifts": [asdict(s) for s in comparison.shifts],
+    }
+    write_file(where.folder / "compare.json", json.dumps(facts, indent=2) + "\n")
+    write_file(where.folder / "compare.md", table)
+    target = where.done()
+    print(table, end="")
+    worse = [s.name for s in comparison.shifts if s.worse]
+    if worse:
+        print(f"compare: NEW is worse than BASE: {', '.join(worse)} shifted the wrong way")
+    else:
+        print("compare: NEW is not worse than BASE (no shift the wrong way beyond seed noise)")
+    print(f"  written: {target / 'compare.json'}, {target / 'compare.md'}")
+    return 1 if worse else 0
 
 
 def _mismatch(path: Path, out: Path) -> int:

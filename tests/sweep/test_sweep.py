@@ -141,3 +141,37 @@ def test_the_sweep_command_writes_the_table_and_the_report(
         )
         == 0
     )
+
+
+def _sweep(tmp_path: Path, name: str, text: str, seeds: str, profile: str) -> Path:
+    scenario = tmp_path / f"{name}.yaml"
+    scenario.write_text(text)
+    out = tmp_path / name
+    main(["sweep", str(scenario), "--seeds", seeds, "--profile", profile, "--out", str(out)])
+    return out
+
+
+def test_sweeps_compared_seed_noise_is_not_worse_and_a_broken_flag_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    base = _sweep(tmp_path, "base", TINY_FAIL, "1-30", "legacy")
+    other_seeds = _sweep(tmp_path, "again", TINY_FAIL, "31-60", "legacy")
+    capsys.readouterr()
+    assert main(["compare", str(base), str(other_seeds)]) == 0
+    assert "NEW is not worse than BASE (no shift" in capsys.readouterr().out
+    plan = _sweep(tmp_path, "plan", TINY_FAIL, "1-30", "proposed")
+    memory = TINY_FAIL.replace("expect:", "flags: {outbox: memory}\nexpect:")
+    broken = _sweep(tmp_path, "broken", memory, "1-30", "proposed")
+    capsys.readouterr()
+    assert main(["compare", str(plan), str(broken)]) == 1
+    printed = capsys.readouterr().out
+    assert "NEW is worse than BASE: lost_write" in printed
+    facts = json.loads((tmp_path / "reports/compare/latest/compare.json").read_text())
+    lost = next(s for s in facts["shifts"] if s["name"] == "lost_write")
+    assert lost["result"] == "worse" and lost["effect"] > 0.5 and lost["adjusted"] < 0.01
+    # The other way round, the plan loses no write: better on lost_write (it pays for that in
+    # resends and outbox depth, which compare names as worse).
+    main(["compare", str(broken), str(plan)])
+    facts = json.loads((tmp_path / "reports/compare/latest/compare.json").read_text())
+    assert next(s for s in facts["shifts"] if s["name"] == "lost_write")["result"] == "better"
