@@ -426,6 +426,59 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0 if verdict.passed else 1
 
 
+def cmd_explore(args: argparse.Namespace) -> int:
+    """Variants around a scenario; each new way one fails, shrunk to a minimal scenario."""
+    import json
+
+    from simulator.explore import explore
+    from simulator.explore.document import to_document
+
+    path = _scenario_path(args.scenario)
+    loaded = load(path, args.profile)
+    where = Destination(REPORTS, loaded.scenario.name, args.out)
+    tried = []
+    for one in explore.variants(
+        to_document(loaded.scenario), args.profile, args.budget, args.workers
+    ):
+        tried.append(one)
+        mark = "" if one.failure is None else f": {one.failure.describe()}"
+        print(f"variant {one.index}: {one.verdict}{mark}", flush=True)
+    found = explore.distinct_failures(tried)[: args.shrink]
+    out = where.folder
+    written = []
+    for number, failing in enumerate(found, start=1):
+        print(f"shrinking variant {failing.index} ...", flush=True)
+        shrunk = explore.shrink(failing, args.profile, args.shrink_budget)
+        name = out / f"shrunk-{number}.yaml"
+        write_file(name, shrunk.yaml(str(path), args.profile))
+        written.append({"file": str(name), "variant": failing.index, "runs": shrunk.runs,
+                        "devices": len(shrunk.document["devices"]),
+                        "steps": len(shrunk.document.get("steps", [])),
+                        "plan_passes": shrunk.plan_passes, "log": list(shrunk.log)})  # fmt: skip
+        print(f"  {name}: {written[-1]['devices']} devices, {written[-1]['steps']} steps")
+    facts = {
+        "scenario": loaded.scenario.name,
+        "profile": loaded.profile.name,
+        "variants": [
+            {
+                "index": t.index,
+                "changes": list(t.changes),
+                "verdict": t.verdict,
+                "failure": None if t.failure is None else t.failure.describe(),
+            }
+            for t in tried
+        ],
+        "shrunk": written,
+    }
+    write_file(out / "explore.json", json.dumps(facts, indent=2) + "\n")
+    where.done()
+    failing_count = sum(t.failure is not None for t in tried)
+    print(
+        f"explore: {failing_count} of {len(tried)} variants failed; {len(written)} shrunk in {out}"
+    )
+    return 1 if failing_count else 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     return run_compare(Path(args.base), Path(args.new), args.tolerance, args.out)
 
@@ -662,6 +715,26 @@ def parser() -> argparse.ArgumentParser:
     )
     sweep_p.add_argument("--out", type=Path, help="default: a new reports/<name>/<stamp>/")
     sweep_p.set_defaults(handler=cmd_sweep)
+    explore_p = commands.add_parser(
+        "explore", help="run variants of a scenario; shrink each failure to a minimal scenario"
+    )
+    explore_p.add_argument("scenario", help="a scenario file, or a name under scenarios/")
+    explore_p.add_argument("--budget", type=int, default=20, help="variants to run (default 20)")
+    _profile_option(explore_p, "explore it")
+    explore_p.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="local processes (default: cores)"
+    )
+    explore_p.add_argument(
+        "--shrink", type=int, default=3, help="distinct failures to shrink at most (default 3)"
+    )
+    explore_p.add_argument(
+        "--shrink-budget",
+        type=int,
+        default=400,
+        help="candidate runs per shrink at most (default 400)",
+    )
+    explore_p.add_argument("--out", type=Path, help="default: a new reports/<name>/<stamp>/")
+    explore_p.set_defaults(handler=cmd_explore)
     compare_p = commands.add_parser("compare", help="is NEW worse than BASE? (two report dirs)")
     compare_p.add_argument("base", help="a report directory, a folder of them, or a matrix dir")
     compare_p.add_argument("new", help="the same for the release under test")

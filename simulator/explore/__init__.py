@@ -1,0 +1,1 @@
+"""Searching for failing runs around a scenario, and shrinking each to a minimal one."""
