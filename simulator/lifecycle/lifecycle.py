@@ -52,7 +52,11 @@ BOTH_WAYS = frozenset({"up", "down"})
 
 
 class Lifecycle:
-    def __init__(self, loaded: Loaded, transport: Transport, history: History) -> None:
+    def __init__(
+        self, loaded: Loaded, transport: Transport, history: History, keepalive: bool = True
+    ) -> None:
+        """`keepalive` False: the clients send no PINGs of their own; the transport accounts
+        for them (the simulation, sim/keepalive.py)."""
         scenario = loaded.scenario
         self.loaded = loaded
         self.transport = transport
@@ -61,7 +65,7 @@ class Lifecycle:
         catalogue = build_catalogue(random.Random(f"{scenario.seed}:catalogue"))
         self.catalogue = catalogue
         self.devices = {
-            spec.name: DeviceRuntime(spec, scenario.seed, loaded.profile, catalogue)
+            spec.name: DeviceRuntime(spec, scenario.seed, loaded.profile, catalogue, keepalive)
             for spec in scenario.devices
         }
         self._hot: dict[tuple[int, int], str | None] = {}  # the entry each burst chose
@@ -127,7 +131,8 @@ class Lifecycle:
             reason=",".join(sorted(step.directions)),
         )
         blocked = device.blocked
-        device.blocked = blocked | step.directions if step.on else blocked - step.directions
+        now = self.transport.now()
+        device.set_blocked(now, blocked | step.directions if step.on else blocked - step.directions)
 
     def _break(self, device: DeviceRuntime, _: a.BreakIfPartitioned) -> None:
         if device.blocked == BOTH_WAYS and self.transport.connected(device):

@@ -108,8 +108,12 @@ class DeviceClient:
         profile: Profile,
         rng: random.Random,
         storage: LocalStorage | None = None,
+        keepalive: bool = True,
     ) -> None:
         self.device_id = device_id
+        # Whether this client sends its own keep-alive PINGs: the simulation accounts for
+        # them itself instead (sim/keepalive.py), as they change no state.
+        self.keepalive = keepalive
         self.user_id = user_id
         self.profile = profile
         # One stream per purpose, drawn from the injected rng once, in a fixed order.
@@ -245,7 +249,7 @@ class DeviceClient:
             return
         self._conn.handle(ConnInput.OPENED)
         self._tries = 0
-        self._ping_at = now + self.profile.ping_interval_s
+        self._ping_at = now + self.profile.ping_interval_s if self.keepalive else None
         self._maybe_backfill(now)
         if self._needs_sync_request(now):
             self._send(Frame.make(FrameType.SYNC_REQUEST, now, **self._cursor_fields()))

@@ -130,8 +130,9 @@ class Coordinator:
             self._refuse(conn_id, f"invalid {frame.type.value}: {error}", now, frame)
             return
         if frame.type is FrameType.PING:
-            if Break.PONG not in self.breaks:
-                self._send(conn_id, Frame.make(FrameType.PONG, now))
+            pong = self.pong(now)
+            if pong is not None:
+                self._send(conn_id, pong)
         elif frame.type is FrameType.SYNC_REQUEST:
             self._catch_up(conn_id, frame, now)
         elif frame.type in MUTATIONS:
@@ -150,12 +151,22 @@ class Coordinator:
     # -- output helpers -----------------------------------------------------------------
 
     def _send(self, conn_id: str, frame: Frame) -> None:
+        text = self.text_of(frame)
+        self._out.append(
+            Outgoing(conn_id, frame, text, faithful=Break.FRAME_SHAPE not in self.breaks)
+        )
+
+    def text_of(self, frame: Frame) -> str:
+        """What the server puts on the wire for `frame` (its encoding, unless a rule is
+        broken on purpose)."""
         text = frame.encode()
-        if Break.FRAME_SHAPE not in self.breaks:
-            self._out.append(Outgoing(conn_id, frame, text))
-            return
-        text = text.replace(f'"{frame.timestamp}"', f'"{frame.timestamp[:-1]}+00:00"', 1)
-        self._out.append(Outgoing(conn_id, frame, text, faithful=False))
+        if Break.FRAME_SHAPE in self.breaks:
+            text = text.replace(f'"{frame.timestamp}"', f'"{frame.timestamp[:-1]}+00:00"', 1)
+        return text
+
+    def pong(self, now: float) -> Frame | None:
+        """The answer to a PING (None: a server breaking the rule answers none)."""
+        return None if Break.PONG in self.breaks else Frame.make(FrameType.PONG, now)
 
     def _refuse(self, conn_id: str, reason: str, now: float, frame: Frame | None = None) -> None:
         self._out.append(Refused(conn_id, reason))

@@ -179,8 +179,16 @@ class PersistedOutbox:
         return self._remove(message_id)
 
     def next_due(self) -> float | None:
+        """The next resend, or the next item past its retention (dropped then, not at
+        whatever wakes the client next)."""
         times = [i.next_attempt for i in self._items.values() if i.next_attempt is not None]
+        times += [self._expires(i) for i in self._items.values()]
         return min(times, default=None)
+
+    def _expires(self, item: OutboxItem) -> float:
+        """A moment past the item's retention (an item exactly that old is kept): a
+        microsecond, the history's resolution, so `now - queued_at` is past it in floats."""
+        return item.queued_at + self.retention_s + 1e-6
 
     def lose(self) -> list[OutboxItem]:
         """A reload: the outbox is in localStorage, so nothing is lost."""

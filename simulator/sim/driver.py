@@ -25,12 +25,13 @@ from simulator.lifecycle.lifecycle import Lifecycle
 from simulator.lifecycle.runtime import DeviceRuntime
 from simulator.plan.compile import Plan, compile_plan
 from simulator.protocol.breaks import Break
-from simulator.protocol.codec import read_json
+from simulator.protocol.codec import Frame, FrameType, read_json
 from simulator.protocol.coordinator import Outgoing
 from simulator.protocol.events import Send
 from simulator.protocol.kinds import items_in
 from simulator.recording import frame_fields, meta, rest_answer, rest_asked, with_duplicate
 from simulator.scenario.loader import Loaded
+from simulator.sim import keepalive
 from simulator.sim.network import Connection, DeviceLink
 from simulator.sim.server import SimServer
 
@@ -45,8 +46,9 @@ SIM_SECRET = "syncsim-simulated-server-secret-0123456789"
 class Wire:
     """A device's side of the simulated network: its link and its connections by attempt."""
 
-    def __init__(self, link: DeviceLink) -> None:
+    def __init__(self, link: DeviceLink, keepalive_rng: random.Random) -> None:
         self.link = link
+        self.keepalive_rng = keepalive_rng  # keep-alives draw apart from data frames
         self.conns: dict[int, Connection] = {}
         self.conn_count = 0
         self.timer_generation = 0
@@ -54,8 +56,15 @@ class Wire:
 
 
 class Simulation:
-    def __init__(self, loaded: Loaded, breaks: frozenset[Break] = frozenset()) -> None:
-        """`breaks`: server rules broken on purpose, to test the conformance probes."""
+    def __init__(
+        self,
+        loaded: Loaded,
+        breaks: frozenset[Break] = frozenset(),
+        lazy_keepalive: bool = True,
+    ) -> None:
+        """`breaks`: server rules broken on purpose, to test the conformance probes.
+        `lazy_keepalive`: keep-alives accounted for when a connection ends (keepalive.py),
+        not simulated PING by PING; False simulates them (the two agree, a test shows)."""
         self.loaded = loaded
         scenario = loaded.scenario
         self.env = simpy.Environment()
@@ -65,11 +74,15 @@ class Simulation:
         self.plan: Plan = compile_plan(scenario)
         self.server = SimServer(self, loaded.profile, breaks)
         self.store = self.server.store
-        self.life = Lifecycle(loaded, self, self.history)
+        self.lazy_keepalive = lazy_keepalive
+        self.life = Lifecycle(loaded, self, self.history, keepalive=not lazy_keepalive)
         self.catalogue = self.life.catalogue
         self.devices = self.life.devices
         self.wires = {
-            name: Wire(DeviceLink(d.spec.link, random.Random(f"{scenario.seed}:{name}:link")))
+            name: Wire(
+                DeviceLink(d.spec.link, random.Random(f"{scenario.seed}:{name}:link")),
+                random.Random(f"{scenario.seed}:{name}:keepalive"),
+            )
             for name, d in self.devices.items()
         }
         self.connections: dict[str, tuple[DeviceRuntime, Connection]] = {}
@@ -123,6 +136,9 @@ class Simulation:
         arrive: Callable[[bool], None],
     ) -> None:
         """Put one frame on the wire; `arrive(duplicate)` runs when (and if) it gets there."""
+        if fields["frame_type"] in KEEPALIVE:
+            self._keepalive_transit(device, direction, arrive)
+            return
         link = self.wires[device.name].link
         path, rng = link.path(direction), link.rng
         if direction in device.blocked:
@@ -140,6 +156,19 @@ class Simulation:
         if path.duplicate and rng.random() < path.duplicate:
             again = conn.in_order(direction, at + path.delay(rng))
             self._in_order(conn, direction, again, lambda: arrive(True))
+
+    def _keepalive_transit(
+        self, device: DeviceRuntime, direction: str, arrive: Callable[[bool], None]
+    ) -> None:
+        """A PING or PONG on its way: its own draws, no bandwidth, no place in TCP order
+        (keepalive.py), so data frames travel the same whether keep-alives are simulated."""
+        wire = self.wires[device.name]
+        now = self.env.now
+        arrival = keepalive.transit(
+            wire.link.path(direction), wire.keepalive_rng, now, device.blocked, direction
+        )
+        if arrival is not None:
+            self.later(arrival - now, lambda: arrive(False))
 
     def _in_order(
         self, conn: Connection, direction: str, at: float, arrive: Callable[[], None]
@@ -261,6 +290,8 @@ class Simulation:
                 self.life.failed(device, attempt)
                 return
             conn = Connection(conn_id, device.name, device.user, attempt)
+            conn.opened_at = self.env.now
+            conn.ping_due = self.life.device_now(device) + self.loaded.profile.ping_interval_s
             wire.conns[attempt] = conn
             self.connections[conn_id] = (device, conn)
             self.record(Kind.CONNECT, device, conn=conn_id)
@@ -293,12 +324,13 @@ class Simulation:
         conn.open = False
         self.wires[device.name].conns.pop(conn.attempt, None)
         self.record(Kind.DISCONNECT, device, conn=conn.conn_id, reason=reason)
-        self.close_keepalive(device, conn)
         if reason == "client closed":
             link = self.wires[device.name].link
             arrives = conn.in_order("up", self.env.now + link.path("up").delay(link.rng))
+            self.close_keepalive(device, conn, server_end=arrives)
             self.later(arrives - self.env.now, lambda: self._server_close(conn))
             return
+        self.close_keepalive(device, conn)
         self._server_close(conn)
         self.life.closed(device, conn.attempt)
 
@@ -307,11 +339,45 @@ class Simulation:
             conn.server_open = False
             self.server.coordinator.close(conn.conn_id)
 
-    def close_keepalive(self, device: DeviceRuntime, conn: Connection) -> None:
-        """One row summing the connection's keep-alive frames (sent by either side)."""
+    def close_keepalive(
+        self, device: DeviceRuntime, conn: Connection, server_end: float | None = None
+    ) -> None:
+        """One row summing the connection's keep-alive frames (sent by either side), those
+        the clients did not send themselves accounted for now. `server_end`: when the server
+        hears the connection ended (later than now after the device closed it)."""
+        if self.lazy_keepalive:
+            self._account_keepalive(device, conn, server_end or self.env.now)
         if conn.keepalive:
             self.record(Kind.KEEPALIVE, device, conn=conn.conn_id, detail=conn.keepalive)
             conn.keepalive = {}
+
+    def _account_keepalive(
+        self, device: DeviceRuntime, conn: Connection, server_end: float
+    ) -> None:
+        wire, now = self.wires[device.name], self.env.now
+        interval = self.loaded.profile.ping_interval_s
+        times = keepalive.ping_times(
+            device.clock, self.start_epoch, conn.opened_at, conn.ping_due, interval, now
+        )
+        server = self.server.coordinator
+        pong = server.pong(self.server_now())
+        pings, pongs = keepalive.account(
+            times,
+            now,
+            server_end,
+            pong,
+            wire.link.up,
+            wire.link.down,
+            wire.keepalive_rng,
+            device.blocked_at,
+        )
+        ping_bytes = len(Frame.make(FrameType.PING, self.life.device_now(device)).encode())
+        for name, count, size in (
+            ("PING", pings, ping_bytes),
+            ("PONG", pongs, 0 if pong is None else len(server.text_of(pong).encode())),
+        ):
+            for _ in range(count):
+                conn.count_keepalive(name, size)
 
     def switch_server(self, up: bool) -> None:
         if up:

@@ -34,6 +34,8 @@ class Connection:
     free_at: dict[str, float] = field(default_factory=lambda: {"up": 0.0, "down": 0.0})
     # Keep-alive frames per type: [count, bytes].
     keepalive: dict[str, list[int]] = field(default_factory=dict)
+    opened_at: float = 0.0  # true time the client heard it was open
+    ping_due: float = 0.0  # the device's clock (epoch seconds) when its first PING is due
     # Per direction, what arrives in order, oldest first (see Simulation._in_order).
     arriving: dict[str, deque[Callable[[], None]]] = field(
         default_factory=lambda: {"up": deque(), "down": deque()}

@@ -409,15 +409,18 @@ def test_persisted_outbox_class_drain_backoff_retries_and_retention():
     first = storage.outbox["m-a-0"]
     assert (first.attempts, first.last_attempt) == (1, 10)
     assert 12 <= first.next_attempt <= 12.5  # 2 s times 1..1.25
-    assert box.next_due() == min(i.next_attempt for i in box.items())
-
-    assert box.drain(11) == ([], [])  # nothing due yet, nothing removed
+    # The old item's retention (100 s) ends before any resend is due: the client wakes then.
+    expires = box.next_due()
+    assert expires is not None and 11 < expires < min(i.next_attempt for i in box.items())
+    assert box.drain(11) == ([], [])  # exactly 100 s old: still kept
     assert len(box) == 2
+
+    due, dropped = box.drain(expires)
+    assert due == [] and [(d.item.entity_id, d.reason) for d in dropped] == [("old", "expired")]
 
     due, dropped = box.drain(first.next_attempt)
     second = storage.outbox["m-a-0"]
-    assert [i.entity_id for i in due] == ["a"]
-    assert [(d.item.entity_id, d.reason) for d in dropped] == [("old", "expired")]  # > 100 s
+    assert [i.entity_id for i in due] == ["a"] and dropped == []
     assert second.attempts == 2
     assert 4 <= second.next_attempt - first.next_attempt <= 5  # 4 s, jitter under the 5 s cap
 

@@ -23,10 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Wiretap(Simulation):
-    """A simulation that keeps the text of every frame, to look inside them."""
+    """A simulation that keeps the text of every frame, to look inside them: keep-alives
+    simulated PING by PING, so they are among the frames."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, lazy_keepalive=False, **kwargs)  # type: ignore[arg-type,misc]
         self.device_frames: list[str] = []
         self.server_frames: list[str] = []
 
