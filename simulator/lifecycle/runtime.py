@@ -4,7 +4,6 @@ an interceptor on its link). The executor keeps its own transport state beside i
 
 from __future__ import annotations
 
-import bisect
 import random
 
 from simulator.plan.actions import ArmCrash, Interceptor
@@ -37,21 +36,16 @@ class DeviceRuntime:
         self.joined = False
         self.online = True
         self.blocked: frozenset[str] = frozenset()  # directions cut by a partition: up, down
-        # When `blocked` changed, and to what: a transport that accounts for keep-alives after
-        # the fact asks what was blocked when each would have left.
-        self._blocked_since: list[tuple[float, frozenset[str]]] = [(float("-inf"), frozenset())]
+        # When `blocked` changed, and to what, in order: a transport that accounts for
+        # keep-alives after the fact asks what was blocked when each would have left.
+        self.blocked_changes: list[tuple[float, frozenset[str]]] = []
         self.crash_pending: ArmCrash | None = None  # the armed crash, until it happens
         self.interceptor: Interceptor | None = None
         self.intercepted = 0  # frames the interceptor has counted
 
     def set_blocked(self, now: float, blocked: frozenset[str]) -> None:
         self.blocked = blocked
-        self._blocked_since.append((now, blocked))
-
-    def blocked_at(self, t: float) -> frozenset[str]:
-        """The directions a partition cut at true time `t` (the latest change at or before)."""
-        index = bisect.bisect_right(self._blocked_since, t, key=lambda change: change[0])
-        return self._blocked_since[index - 1][1]
+        self.blocked_changes.append((now, blocked))
 
     def refusal(self) -> str | None:
         """Why a connect (or a REST request) from this device cannot get through now."""

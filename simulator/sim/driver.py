@@ -354,30 +354,25 @@ class Simulation:
     def _account_keepalive(
         self, device: DeviceRuntime, conn: Connection, server_end: float
     ) -> None:
-        wire, now = self.wires[device.name], self.env.now
-        interval = self.loaded.profile.ping_interval_s
-        times = keepalive.ping_times(
-            device.clock, self.start_epoch, conn.opened_at, conn.ping_due, interval, now
-        )
+        """The keep-alives the client did not send itself, added to the tally (keepalive.py)."""
+        wire = self.wires[device.name]
         server = self.server.coordinator
         pong = server.pong(self.server_now())
         pings, pongs = keepalive.account(
-            times,
-            now,
-            server_end,
-            pong,
+            keepalive.Connection(conn.opened_at, conn.ping_due, self.env.now, server_end),
+            device.clock,
+            self.start_epoch,
+            self.loaded.profile.ping_interval_s,
+            pong is not None,
             wire.link.up,
             wire.link.down,
             wire.keepalive_rng,
-            device.blocked_at,
+            device.blocked_changes,
         )
         ping_bytes = len(Frame.make(FrameType.PING, self.life.device_now(device)).encode())
-        for name, count, size in (
-            ("PING", pings, ping_bytes),
-            ("PONG", pongs, 0 if pong is None else len(server.text_of(pong).encode())),
-        ):
-            for _ in range(count):
-                conn.count_keepalive(name, size)
+        pong_bytes = 0 if pong is None else len(server.text_of(pong).encode())
+        conn.count_keepalive("PING", ping_bytes, pings)
+        conn.count_keepalive("PONG", pong_bytes, pongs)
 
     def switch_server(self, up: bool) -> None:
         if up:

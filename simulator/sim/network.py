@@ -41,10 +41,12 @@ class Connection:
         default_factory=lambda: {"up": deque(), "down": deque()}
     )
 
-    def count_keepalive(self, frame_type: str, size: int) -> None:
+    def count_keepalive(self, frame_type: str, size: int, count: int = 1) -> None:
+        if count <= 0:
+            return
         tally = self.keepalive.setdefault(frame_type, [0, 0])
-        tally[0] += 1
-        tally[1] += size
+        tally[0] += count
+        tally[1] += size * count
 
     def schedule(
         self, direction: str, now: float, size: int, path: Path, rng: random.Random
