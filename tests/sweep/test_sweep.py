@@ -59,6 +59,25 @@ def test_every_bound_holds_on_every_seed_unless_it_allows_some() -> None:
     assert not verdict.passed
 
 
+def test_a_known_gap_must_show_on_some_seed_and_has_gone_only_when_it_shows_on_none() -> None:
+    gap = TINY_PASS.replace(
+        "expect:\n  payload: 0\n",
+        'expect:\n  payload: 0\n  lost_write: {lte: 0, known_gap: "sent and forgotten"}\n',
+    )
+    loaded = load_text("g.yaml", gap)
+    # A seed where the gap shows passes its bound's known gap; one where it does not is a
+    # strict XPASS of that seed alone, which says nothing about the system.
+    some = [_result(1), _result(2, "lost_write"), _result(3)]
+    shown = {o.text: (o.holds, o.found, o.seeds) for o in judge_sweep(loaded, some).outcomes}
+    name = "known gap lost_write shows on some seed (sent and forgotten)"
+    assert shown[name] == (True, "shows on 2 of 3 seeds", ())
+    gone = [_result(1, "lost_write"), _result(2, "lost_write")]
+    verdict = judge_sweep(loaded, gone)
+    shown = {o.text: (o.holds, o.found, o.seeds) for o in verdict.outcomes}
+    assert shown[name] == (False, "shows on 0 of 2 seeds", (1, 2))
+    assert not verdict.passed
+
+
 def test_quantiles_over_the_seeds() -> None:
     loaded = load_text("b.yaml", BOUNDED)
     results = [_result(s, p95_convergence_lag=float(s)) for s in range(1, 101)]
