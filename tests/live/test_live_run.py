@@ -301,7 +301,14 @@ def test_error_every_answers_in_the_servers_place_live(served: Served, tmp_path:
     ]
     errors = rows(history, Kind.FRAME_RECV, device="phone", frame_type="ERROR")
     assert len(mutations) > 8
-    assert len(errors) == len(mutations) // 4
+    # The proxy counts a mutation when it leaves for the endpoint, and the window closes at
+    # 1d of scenario time: how many of the last few sends fall inside it depends on the
+    # machine's load, so the pattern is checked, not the total. In send order (reorder 0),
+    # the refused frames are every fourth mutation, from the fourth on, with none skipped.
+    refused = [r.message_id for r in errors]  # type: ignore[attr-defined]
+    every_fourth = [r.message_id for r in mutations[3::4]]  # type: ignore[attr-defined]
+    assert len(refused) >= 5
+    assert refused == every_fourth[: len(refused)]
     assert not rows(history, Kind.FRAME_RECV, device="laptop", frame_type="ERROR")
 
 
