@@ -3,6 +3,15 @@
 Every write bumps the row's `version` and takes a fresh `seq` from a counter that only goes up,
 so `seq` orders all changes of the store. Deletes keep the row as a tombstone (`deleted_at`).
 Schema migrations are tracked by version and each runs once, so opening a store twice is safe.
+
+Transactions: by default every write is a transaction of its own, committed (for a file, on
+disk: WAL with `synchronous=FULL`) before `write` returns, and so is each `remember` and
+`remember_rest`. A driver that wants group commit calls `begin()`: from then on every write and
+every remember joins one transaction, which reads on this store already see and which is on
+disk, and visible to any other connection, only once `commit()` returns; `rollback()` drops it.
+A write that fails inside it takes back only its own part. `commit` may run on another thread
+than the rest (the store is opened with `check_same_thread` off), provided nothing else uses
+the store meanwhile: the caller guarantees that, not the store.
 """
 
 from __future__ import annotations
@@ -98,10 +107,13 @@ class ServerStore:
     """SQLite-backed rows; `path` ':memory:' keeps the database in memory."""
 
     def __init__(self, path: str = ":memory:") -> None:
-        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         if path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL's default may be NORMAL, where a commit can be lost to a power cut; FULL
+            # syncs the log at every commit, so a committed row is a row on disk.
+            self._db.execute("PRAGMA synchronous=FULL")
         self.migrate()
 
     def migrate(self) -> int:
@@ -122,6 +134,29 @@ class ServerStore:
 
     def close(self) -> None:
         self._db.close()
+
+    # -- group commit: a transaction the driver opens and commits -------------------------
+
+    def begin(self) -> None:
+        """Let every write from now on join one transaction, until `commit` or `rollback`; a
+        no-op while one is open."""
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN")
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._db.in_transaction
+
+    def commit(self) -> None:
+        """Commit the open transaction, if any: once this returns, its writes are on disk."""
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        """Drop the open transaction, if any (SQLite may have dropped it already when a
+        commit failed)."""
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
 
     def _next_seq(self) -> int:
         self._db.execute("UPDATE counters SET value = value + 1 WHERE name = 'seq'")
@@ -146,7 +181,9 @@ class ServerStore:
         deleted: bool = False,
     ) -> Row:
         """Store a write or a tombstone; the row's version goes up by one."""
-        self._db.execute("BEGIN")
+        # A savepoint is a transaction of its own outside `begin`, and a part of the open one
+        # inside it: either way a write that fails takes back only what it did.
+        self._db.execute("SAVEPOINT write")
         try:
             previous = self.get(user_id, entity_type, entity_id)
             version = 1 if previous is None else previous.version + 1
@@ -166,9 +203,10 @@ class ServerStore:
                     self._next_seq(),
                 ),
             )
-            self._db.execute("COMMIT")
+            self._db.execute("RELEASE write")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._db.execute("ROLLBACK TO write")
+            self._db.execute("RELEASE write")
             raise
         row = self.get(user_id, entity_type, entity_id)
         assert row is not None
