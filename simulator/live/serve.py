@@ -224,16 +224,25 @@ class ReferenceServer:
             self._pending.clear()
             held, self._held = self._held, []
             waiting, self._waiting = self._waiting, []
-            failure = await self._commit()
-            for item in held:
-                self._deliver(item.frames if failure is None else self._instead(item, failure))
-            for future in waiting:
-                if future.done():  # its request was given up on
-                    continue
-                if failure is None:
-                    future.set_result(None)
-                else:
-                    future.set_exception(failure)
+            self._committing = True
+            self._store_free.clear()
+            try:
+                failure = await self._commit()
+                for item in held:
+                    frames = item.frames if failure is None else self._instead(item, failure)
+                    self._deliver(frames)
+                for future in waiting:
+                    if future.done():  # its request was given up on
+                        continue
+                    if failure is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(failure)
+            finally:
+                # Set free after the answers were handed over, so their writers run before the
+                # frames that waited: those frames' work does not delay these answers.
+                self._committing = False
+                self._store_free.set()
             if self._closing and not self._pending.is_set():
                 return
 
@@ -242,17 +251,12 @@ class ReferenceServer:
         after taking the transaction back."""
         if not self.store.in_transaction:
             return None
-        self._committing = True
-        self._store_free.clear()
         try:
             await asyncio.get_running_loop().run_in_executor(self._commit_thread, self.store.commit)
         except Exception as error:
             _log("committing failed", error)
             self.store.rollback()
             return error
-        finally:
-            self._committing = False
-            self._store_free.set()
         return None
 
     def _instead(self, held: _Held, failure: Exception) -> list[tuple[str, str]]:
