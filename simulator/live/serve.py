@@ -10,16 +10,17 @@ the answer is not lost to a reset), a head over `MAX_REST_HEAD` or with a line o
 closes the connection unanswered (aiohttp's keep-alive timeout is its only wait for a head).
 SIGINT and SIGTERM stop the server cleanly.
 
-Storage is a SQLite file (WAL, `synchronous=FULL`) written by group commit. The coordinator is
-pure and synchronous: each frame (or REST request) is fed and its outputs drained without an
-`await` in between, into the store's open transaction (`ServerStore.begin`), and the outputs
-are held. One commit task commits that transaction on a thread of its own; frames that arrive
-meanwhile wait and then form the next one. Only once the commit has returned are the outputs
-it covers released, in the order the coordinator produced them, to one writer queue per
-connection (and REST answers to their requests): so no ACK, broadcast, catch-up or REST answer
-leaves before every row it reports is on disk. A commit that fails is rolled back, one line
-goes to stderr, and each frame it held is answered with an ERROR instead (a REST request 500);
-a WELCOME, which reports no row, goes out all the same.
+Storage is a SQLite file (WAL) written by group commit. The coordinator is pure and
+synchronous: each frame (or REST request) is fed and its outputs drained without an `await` in
+between, into the store's open transaction (`ServerStore.begin`), and the outputs are held. One
+commit task commits that transaction, which writes the log without waiting for the disk
+(`deferred_sync`), then syncs the log on a thread of its own; frames that arrive meanwhile are
+handled into the next transaction. Only once the sync has returned are the outputs of that
+commit released, in the order the coordinator produced them, to one writer queue per connection
+(and REST answers to their requests): so no ACK, broadcast, catch-up or REST answer leaves
+before every row it reports is on disk. A commit or sync that fails is named in one line on
+stderr (a failed commit is rolled back) and each frame it held is answered with an ERROR
+instead (a REST request 500); a WELCOME, which reports no row, goes out all the same.
 
 Validation is the coordinator's (every frame is answered, none makes it raise). Should it raise
 all the same, that frame is answered with an ERROR, one line goes to stderr and the connection
@@ -120,7 +121,7 @@ class ReferenceServer:
         breaks: frozenset[Break] = frozenset(),
     ) -> None:
         self.now = clock  # what the coordinator is told the time is (auth keeps wall time)
-        self.store = ServerStore(db)
+        self.store = ServerStore(db, deferred_sync=True)  # synced by the commit task
         self.coordinator = Coordinator(self.store, profile, breaks)
         self.loose_auth = Break.AUTH in breaks  # another user's token let in (a test only)
         self.secret = secret
@@ -133,11 +134,8 @@ class ReferenceServer:
         self._held: list[_Held] = []
         self._waiting: list[asyncio.Future[None]] = []
         self._pending = asyncio.Event()  # something is held or waiting
-        self._committing = False  # a commit is under way: nothing may use the store
-        self._store_free = asyncio.Event()
-        self._store_free.set()
         self._closing = False
-        self._commit_thread = ThreadPoolExecutor(1, thread_name_prefix="syncsim-commit")
+        self._sync_thread = ThreadPoolExecutor(1, thread_name_prefix="syncsim-sync")
         self._committer: asyncio.Task[None] | None = None
 
     # -- WebSocket --------------------------------------------------------------------
@@ -199,8 +197,6 @@ class ReferenceServer:
         self._hold(_Held(_frames(self.coordinator.drain()), None))
         try:
             async for message in ws:
-                while self._committing:  # the store is the commit thread's until it is done
-                    await self._store_free.wait()
                 self._receive(conn_id, message)
         except ConnectionClosed:
             pass
@@ -217,45 +213,48 @@ class ReferenceServer:
         self._pending.set()
 
     async def _commit_loop(self) -> None:
-        """Commit what the store holds, then release what waited for it; meanwhile frames
-        keep arriving and wait (`_committing`) to form the next transaction."""
+        """Commit what the store holds, wait for the disk, then release what waited for it.
+        The wait is on a thread of its own: meanwhile new frames are handled into the next
+        transaction, which the next round commits."""
         while True:
             await self._pending.wait()
             self._pending.clear()
             held, self._held = self._held, []
             waiting, self._waiting = self._waiting, []
-            self._committing = True
-            self._store_free.clear()
-            try:
-                failure = await self._commit()
-                for item in held:
-                    frames = item.frames if failure is None else self._instead(item, failure)
-                    self._deliver(frames)
-                for future in waiting:
-                    if future.done():  # its request was given up on
-                        continue
-                    if failure is None:
-                        future.set_result(None)
-                    else:
-                        future.set_exception(failure)
-            finally:
-                # Set free after the answers were handed over, so their writers run before the
-                # frames that waited: those frames' work does not delay these answers.
-                self._committing = False
-                self._store_free.set()
+            wrote = self.store.in_transaction  # a batch of WELCOMEs alone has nothing to sync
+            failure = self._commit()
+            if failure is None and wrote:
+                failure = await self._sync()
+            for item in held:
+                self._deliver(item.frames if failure is None else self._instead(item, failure))
+            for future in waiting:
+                if future.done():  # its request was given up on
+                    continue
+                if failure is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(failure)
             if self._closing and not self._pending.is_set():
                 return
 
-    async def _commit(self) -> Exception | None:
-        """Commit the open transaction on the commit thread; the exception if that failed,
-        after taking the transaction back."""
-        if not self.store.in_transaction:
-            return None
+    def _commit(self) -> Exception | None:
+        """Commit the open transaction (quick: the disk is `_sync`'s); the exception if that
+        failed, after taking the transaction back."""
         try:
-            await asyncio.get_running_loop().run_in_executor(self._commit_thread, self.store.commit)
+            self.store.commit()
         except Exception as error:
             _log("committing failed", error)
             self.store.rollback()
+            return error
+        return None
+
+    async def _sync(self) -> Exception | None:
+        """Wait until what was committed is on disk; the exception if syncing failed (the rows
+        are committed all the same, but no answer may say so)."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._sync_thread, self.store.sync)
+        except OSError as error:
+            _log("syncing failed", error)
             return error
         return None
 
@@ -324,8 +323,6 @@ class ReferenceServer:
             return _encoded(400, {"error": "bad request"})
         headers = {name.lower(): value for name, value in request.headers.items()}
         path = urlsplit(request.raw_path).path  # as sent: %-escapes name no endpoint
-        while self._committing:  # the store is the commit thread's until it is done
-            await self._store_free.wait()
         answer = self._answer_safely(request.method, path, headers, body)
         try:  # what the answer says is stored (or read) must be on disk before it leaves
             await self._durable()
@@ -393,7 +390,7 @@ class ReferenceServer:
             self._closing = True
             self._pending.set()
             await committer
-        self._commit_thread.shutdown()
+        self._sync_thread.shutdown()
         self.store.close()
 
 

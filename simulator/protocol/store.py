@@ -7,16 +7,24 @@ Schema migrations are tracked by version and each runs once, so opening a store 
 Transactions: by default every write is a transaction of its own, committed (for a file, on
 disk: WAL with `synchronous=FULL`) before `write` returns, and so is each `remember` and
 `remember_rest`. A driver that wants group commit calls `begin()`: from then on every write and
-every remember joins one transaction, which reads on this store already see and which is on
-disk, and visible to any other connection, only once `commit()` returns; `rollback()` drops it.
-A write that fails inside it takes back only its own part. `commit` may run on another thread
-than the rest (the store is opened with `check_same_thread` off), provided nothing else uses
-the store meanwhile: the caller guarantees that, not the store.
+every remember joins one transaction, which reads on this store already see and which is
+visible to any other connection once `commit()` returns; `rollback()` drops it. A write that
+fails inside it takes back only its own part.
+
+A file store opened with `deferred_sync` commits without waiting for the disk
+(`synchronous=NORMAL`: the log is written, not synced) and `sync()` makes every commit so far
+durable (an fsync of the write-ahead log). `sync` touches no SQLite connection, so it may run on
+another thread while this one goes on writing the next transaction: a server overlaps the wait
+for the disk with new work, and answers for a commit only after the `sync` that follows it.
+Checkpoints still run inside a commit, and sync the log and the database file themselves
+before the log is reused, so what a `sync` made durable stays so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -109,14 +117,20 @@ def _row(record: sqlite3.Row) -> Row:
 class ServerStore:
     """SQLite-backed rows; `path` ':memory:' keeps the database in memory."""
 
-    def __init__(self, path: str = ":memory:") -> None:
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    def __init__(self, path: str = ":memory:", *, deferred_sync: bool = False) -> None:
+        self._db = sqlite3.connect(path, isolation_level=None)
         self._db.row_factory = sqlite3.Row
+        self._log: str | None = None  # the write-ahead log `sync` makes durable
+        self._log_fd: int | None = None
         if path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
-            # WAL's default may be NORMAL, where a commit can be lost to a power cut; FULL
-            # syncs the log at every commit, so a committed row is a row on disk.
-            self._db.execute("PRAGMA synchronous=FULL")
+            if deferred_sync:
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._log = f"{path}-wal"
+            else:
+                # WAL's default may be NORMAL, where a commit can be lost to a power cut;
+                # FULL syncs the log at every commit, so a committed row is a row on disk.
+                self._db.execute("PRAGMA synchronous=FULL")
             # A checkpoint copies every page written since the last one into the database
             # file, inside a commit. Ten thousand pages (40 MB of log) instead of a thousand:
             # a page rewritten by many commits (a user's latest rows) is copied once, not on
@@ -141,6 +155,9 @@ class ServerStore:
         return ran
 
     def close(self) -> None:
+        if self._log_fd is not None:
+            os.close(self._log_fd)
+            self._log_fd = None
         self._db.close()
 
     # -- group commit: a transaction the driver opens and commits -------------------------
@@ -156,9 +173,22 @@ class ServerStore:
         return self._db.in_transaction
 
     def commit(self) -> None:
-        """Commit the open transaction, if any: once this returns, its writes are on disk."""
+        """Commit the open transaction, if any: once this returns, its writes are on disk
+        (with `deferred_sync`: once the next `sync` returns)."""
         if self._db.in_transaction:
             self._db.execute("COMMIT")
+            if self._log is not None and self._log_fd is None:
+                # SQLite keeps the log (the same file) while this connection is open, so one
+                # descriptor syncs whatever it writes there.
+                with contextlib.suppress(FileNotFoundError):  # nothing logged yet
+                    self._log_fd = os.open(self._log, os.O_RDONLY)
+
+    def sync(self) -> None:
+        """With `deferred_sync`, make every commit so far durable; otherwise (and in memory)
+        they are already as durable as they get. Uses no SQLite connection: safe on another
+        thread while this store goes on writing."""
+        if self._log_fd is not None:
+            os.fsync(self._log_fd)
 
     def rollback(self) -> None:
         """Drop the open transaction, if any (SQLite may have dropped it already when a

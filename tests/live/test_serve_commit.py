@@ -2,9 +2,9 @@
 
 Real parts throughout: a real server (in this process where the test must see inside it, as
 a subprocess killed with SIGKILL otherwise), real loopback sockets and a real SQLite file, read
-through a connection of the test's own, which sees only what is committed. The only stand-in
-is a wrapper around the store's commit that notes what each commit made visible (or fails it
-on purpose).
+through a connection of the test's own, which sees only what is committed. The only stand-ins
+are wrappers around the store's sync (noting what was committed when it returned) and commit
+(failing it on purpose).
 """
 
 from __future__ import annotations
@@ -72,9 +72,9 @@ async def frames(ws: ClientConnection, count: int) -> list[dict[str, Any]]:
 def test_no_ack_broadcast_or_rest_answer_leaves_before_its_row_is_committed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every frame serve sends and every REST answer is noted in order with each commit and
-    the rows it made visible: each ACK (by entityId) and broadcast (by entry id) must come
-    after a commit that made its row visible, and so must a push's answer."""
+    """Every frame serve sends and every REST answer is noted in order with each sync of the
+    log and the rows committed when it returned: each ACK (by entityId) and broadcast (by entry
+    id) must come after a sync that followed its row's commit, and so must a push's answer."""
     db = tmp_path / "serve.db"
     log: list[tuple[str, Any]] = []
     send = ServerConnection.send
@@ -87,13 +87,13 @@ def test_no_ack_broadcast_or_rest_answer_leaves_before_its_row_is_committed(
 
     async def scenario() -> None:
         server = ReferenceServer(str(db), resolve("proposed"), SECRET)
-        commit = server.store.commit
+        sync = server.store.sync
 
-        def noting_commit() -> None:
-            commit()
-            log.append(("committed", committed(db)))
+        def noting_sync() -> None:
+            sync()
+            log.append(("synced", committed(db)))
 
-        server.store.commit = noting_commit  # type: ignore[method-assign]
+        server.store.sync = noting_sync  # type: ignore[method-assign]
         answer_rest = server._rest
 
         async def noting_rest(request: Any) -> Any:
@@ -134,10 +134,10 @@ def test_no_ack_broadcast_or_rest_answer_leaves_before_its_row_is_committed(
     visible: dict[str, int] = {}
     checked = 0
     for what, detail in log:
-        if what == "committed":
+        if what == "synced":
             visible = detail
         elif what == "answered":
-            assert visible.get("r1") == 1, "the push was answered before its row was committed"
+            assert visible.get("r1") == 1, "the push was answered before its row was synced"
             checked += 1
         elif detail["type"] == "SYNC_RESPONSE" and "entityId" in detail:
             assert visible.get(detail["entityId"]) == detail["version"], detail

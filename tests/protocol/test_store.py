@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -254,3 +255,41 @@ def test_a_rollback_drops_the_whole_transaction_and_a_failed_write_only_itself(
         assert after.seq == kept.seq + 1
     finally:
         store.close()
+
+
+def test_a_deferred_sync_store_commits_without_the_disk_and_sync_fsyncs_its_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    synced: list[int] = []  # inodes of the files os.fsync was given
+    fsync = os.fsync
+
+    def noting(fd: int) -> None:
+        synced.append(os.fstat(fd).st_ino)
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", noting)
+    path = str(tmp_path / "deferred.sqlite")
+    plain, deferred = (
+        ServerStore(str(tmp_path / "plain.sqlite")),
+        ServerStore(path, deferred_sync=True),
+    )
+    try:
+        assert plain._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert deferred._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        plain.write("alice", ENTRY, "a", {}, None, T0)
+        plain.sync()  # every commit was synced already: nothing to do
+        assert synced == []
+        deferred.begin()
+        deferred.write("alice", ENTRY, "a", {}, None, T0)
+        deferred.commit()
+        assert _committed(path) == ["a"] and synced == []  # visible, not yet synced
+        deferred.sync()
+        assert synced == [os.stat(f"{path}-wal").st_ino]
+    finally:
+        plain.close()
+        deferred.close()
+    memory = ServerStore(":memory:", deferred_sync=True)
+    memory.write("alice", ENTRY, "a", {}, None, T0)
+    memory.sync()
+    memory.close()
+    assert len(synced) == 1
