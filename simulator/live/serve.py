@@ -130,7 +130,7 @@ class ReferenceServer:
         self._ws_server: Server | None = None
         self._runner: web.AppRunner | None = None
         # Group commit: what the coordinator produced since the last commit, in order, and the
-        # REST answers waiting for the next commit to end.
+        # REST answers waiting for the next commit and its sync to end.
         self._held: list[_Held] = []
         self._waiting: list[asyncio.Future[None]] = []
         self._pending = asyncio.Event()  # something is held or waiting
@@ -259,8 +259,8 @@ class ReferenceServer:
         return None
 
     def _instead(self, held: _Held, failure: Exception) -> list[tuple[str, str]]:
-        """What goes out for an input whose rows a failed commit took back: an ERROR to the
-        frame's sender, as for any frame that failed; a WELCOME as it was."""
+        """What goes out for an input whose commit or sync failed: an ERROR to the frame's
+        sender, as for any frame that failed; a WELCOME as it was."""
         if held.sender is None:
             return held.frames
         if held.sender == REST:  # its HTTP answer says so
@@ -268,7 +268,8 @@ class ReferenceServer:
         return [(held.sender, self._internal_error(failure).encode())]
 
     async def _durable(self) -> None:
-        """Return once everything fed to the store so far is committed; raise if that failed."""
+        """Return once everything fed to the store so far is committed and on disk; raise if
+        that failed."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append(future)
         self._pending.set()
@@ -326,7 +327,7 @@ class ReferenceServer:
         answer = self._answer_safely(request.method, path, headers, body)
         try:  # what the answer says is stored (or read) must be on disk before it leaves
             await self._durable()
-        except Exception as error:  # the commit failed, and said so on stderr
+        except Exception as error:  # the commit or its sync failed, and said so on stderr
             return _encoded(500, {"error": f"internal error: {type(error).__name__}"})
         return answer
 
@@ -396,9 +397,10 @@ class ReferenceServer:
 
 @dataclass(frozen=True)
 class _Held:
-    """What one input produced, held until the commit after it. `sender`: the connection whose
-    frame it answers (told of a failed commit by an ERROR instead), REST for a REST request
-    (its HTTP answer tells), None for a connection's WELCOME (sent whatever the commit did)."""
+    """What one input produced, held until the commit after it is on disk. `sender`: the
+    connection whose frame it answers (told of a failed commit or sync by an ERROR instead),
+    REST for a REST request (its HTTP answer tells), None for a connection's WELCOME (sent
+    whatever the commit did)."""
 
     frames: list[tuple[str, str]]  # connection id, text
     sender: str | None
