@@ -31,28 +31,51 @@ Figures (met when the ratio is at most the target; targets from issue #14):
   measure. Target 11 (item 5).
 - checker_vs_load: `check(history)` over `History.load(path).to_frame()` of the same history
   (the sim_vs_simpy run's). Target 1.5 (item 4).
+- serve_vs_echo and serve_vs_echo_p99 (item 7), in wall time, not CPU: the two servers run in
+  subprocesses of their own (`syncsim serve --profile proposed` on a SQLite file in a temporary
+  folder, and bench/echo_server.py, a raw websockets echo server with serve's websockets
+  settings), and the load generator runs in this process, on this machine. The generator opens
+  500 connections (one user each, with a valid token), then each sends 20 ENTRY_CREATED frames
+  with a valid entry and a messageId, one at a time: the next once the answer to the previous
+  one is in (serve's ACK naming that messageId, the echo's copy). A run is timed from when every
+  connection is open (serve's WELCOME read) until the last answer, and every answer is checked.
+  Each side's median of messages per second and of the 99th percentile (nearest rank) of the
+  latency from send to answer, over interleaved runs after one untimed run each, gives two
+  ratios: serve_vs_echo = echo rate / serve rate, target 2 (serve at 0.5x the echo's rate or
+  better), and serve_vs_echo_p99 = serve p99 / echo p99, target 2.
 
 `python bench/run.py` prints the table and exits 1 when a target is missed (0 when all are
-met); `--quick` is a smoke run (a day instead of a week, 100 and 1,000 writes, three
-repetitions) whose figures are noisier.
+met); `--quick` is a smoke run (a day instead of a week, 100 and 1,000 writes, 50 connections
+of 4 messages, three repetitions) whose figures are noisier.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import gc
+import math
+import os
+import re
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 import simpy
+from websockets.asyncio.client import ClientConnection, connect
 
+from simulator import auth
 from simulator.checker.check import check
 from simulator.history import History, Kind
+from simulator.protocol.codec import Frame, FrameType
 from simulator.scenario.loader import Loaded, load_text
 from simulator.sim.driver import Simulation
 
@@ -76,10 +99,22 @@ class Sizes:
     sim_rate: float  # entries per device per day
     ops_hours: int  # linear_in_ops
     ops_rate: float  # entries per device per day at 1x
+    connections: int  # serve_vs_echo: connections open at once
+    messages: int  # serve_vs_echo: frames each connection sends in a run
 
 
-FULL = Sizes(repeats=5, sim_hours=7 * 24, sim_rate=40, ops_hours=24, ops_rate=330)
-QUICK = Sizes(repeats=3, sim_hours=24, sim_rate=40, ops_hours=6, ops_rate=130)
+FULL = Sizes(
+    repeats=5,
+    sim_hours=7 * 24,
+    sim_rate=40,
+    ops_hours=24,
+    ops_rate=330,
+    connections=500,
+    messages=20,
+)
+QUICK = Sizes(
+    repeats=3, sim_hours=24, sim_rate=40, ops_hours=6, ops_rate=130, connections=50, messages=4
+)
 
 
 @dataclass(frozen=True)
@@ -298,6 +333,197 @@ def checker_vs_load(sizes: Sizes, sim: Counted) -> Figure:
     )
 
 
+# -- serve_vs_echo: syncsim serve against a raw echo server, over real sockets ------------------
+
+BENCH = Path(__file__).resolve().parent
+LOAD_SECRET = "a-bench-secret-long-enough-for-hs256-keys!"
+LOAD_TIMEOUT = 120.0  # seconds a whole run, or the start of a server, may take
+CONNECT_AT_ONCE = 50  # handshakes under way at once: a listen backlog is about 100
+SERVE_LINE = re.compile(r"WebSocket (ws://\S+)")
+ECHO_LINE = re.compile(r"echo: (ws://\S+)")
+
+
+@dataclass
+class Subprocess:
+    """A server in a process of its own, listening at `url`."""
+
+    process: subprocess.Popen[str]
+    url: str
+
+
+def start_subprocess(command: list[str], line: re.Pattern[str]) -> Subprocess:
+    """Start `command` and wait for the line that names its URL, within LOAD_TIMEOUT."""
+    env = {**os.environ, "SYNCSIM_JWT_SECRET": LOAD_SECRET}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    assert process.stdout is not None
+    first = process.stdout.readline()  # each prints its URL once it listens
+    found = line.search(first)
+    if found is None:
+        process.kill()
+        process.wait()
+        raise RuntimeError(f"{command[1:4]} did not start: {first!r}")
+    return Subprocess(process, found.group(1))
+
+
+def stop_subprocess(server: Subprocess) -> None:
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        server.process.wait(timeout=LOAD_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@contextlib.contextmanager
+def load_servers() -> Iterator[tuple[Subprocess, Subprocess]]:
+    """The echo server and `syncsim serve` (profile proposed, a SQLite file of its own)."""
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
+        echo = start_subprocess(
+            [sys.executable, str(BENCH / "echo_server.py"), "--port", "0"], ECHO_LINE
+        )
+        stack.callback(stop_subprocess, echo)
+        db = str(Path(folder) / "serve.db")
+        serve = [sys.executable, "-m", "simulator.cli", "serve", "--port", "0", "--db", db]
+        served = start_subprocess([*serve, "--profile", "proposed"], SERVE_LINE)
+        stack.callback(stop_subprocess, served)
+        yield echo, served
+
+
+@dataclass(frozen=True)
+class Load:
+    """What one run sends: per connection, its URL and its frames, each with the text its
+    answer must hold; `welcome` when the server greets a connection before anything else."""
+
+    urls: list[str]
+    frames: list[list[tuple[str, str]]]
+    welcome: bool
+
+
+def load(base_url: str, sizes: Sizes, run: int, *, echo: bool) -> Load:
+    """`sizes.messages` ENTRY_CREATED frames for each of `sizes.connections` users; entry ids
+    and messageIds are new in every run, so each frame stores a row."""
+    now = time.time()
+    urls, frames = [], []
+    for c in range(sizes.connections):
+        user = f"load-{c}"
+        token = auth.mint(LOAD_SECRET, user, now)
+        urls.append(f"{base_url}?{urlencode({'userId': user, 'token': token})}")
+        mine = []
+        for m in range(sizes.messages):
+            name = f"r{run}-c{c}-m{m}"
+            entry = {
+                "id": name,
+                "timestamp": int(now * 1000),
+                "duration": 30,
+                "type": "practice",
+                "instrument": "piano",
+                "pieces": [{"id": "p1", "title": "Prelude", "composer": "Bach"}],
+                "notes": "scales, then the prelude slowly",
+                "device_id": "phone",
+            }
+            frame = Frame.make(FrameType.ENTRY_CREATED, now, entry=entry, messageId=name)
+            text = frame.encode()
+            # The echo's answer is the frame itself; serve's ACK names the messageId.
+            mine.append((text, text if echo else f'"messageId":"{name}","entityType"'))
+        frames.append(mine)
+    return Load(urls, frames, welcome=not echo)
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One timed run: wall seconds from every connection open to the last answer, and each
+    message's latency from its send to its answer."""
+
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    @property
+    def p99(self) -> float:
+        """The 99th percentile, nearest rank."""
+        ordered = sorted(self.latencies)
+        return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+async def _talk(
+    ws: ClientConnection, frames: list[tuple[str, str]], latencies: list[float]
+) -> None:
+    for text, expected in frames:
+        sent = time.perf_counter()
+        await ws.send(text)
+        answer = await ws.recv()
+        latencies.append(time.perf_counter() - sent)
+        if not isinstance(answer, str) or expected not in answer:
+            raise RuntimeError(f"unexpected answer {str(answer)[:200]!r} to {text[:200]!r}")
+
+
+async def _drive(work: Load) -> Pass:
+    async with contextlib.AsyncExitStack() as stack, asyncio.timeout(LOAD_TIMEOUT):
+        connections: list[ClientConnection] = []
+        for i in range(0, len(work.urls), CONNECT_AT_ONCE):
+            batch = work.urls[i : i + CONNECT_AT_ONCE]
+            connections += await asyncio.gather(
+                *(stack.enter_async_context(connect(url)) for url in batch)
+            )
+        if work.welcome:
+            await asyncio.gather(*(ws.recv() for ws in connections))
+        latencies: list[float] = []
+        start = time.perf_counter()
+        await asyncio.gather(
+            *(
+                _talk(ws, frames, latencies)
+                for ws, frames in zip(connections, work.frames, strict=True)
+            )
+        )
+        seconds = time.perf_counter() - start
+    return Pass(seconds, latencies)
+
+
+def drive(work: Load) -> Pass:
+    return asyncio.run(_drive(work))
+
+
+def serve_vs_echo(sizes: Sizes) -> list[Figure]:
+    with load_servers() as (echo, served):
+        runs = iter(range(1_000_000))
+
+        def once(server: Subprocess, is_echo: bool) -> Pass:
+            gc.collect()
+            return drive(load(server.url, sizes, next(runs), echo=is_echo))
+
+        once(echo, True)  # untimed: connections, caches and serve's database warm up
+        once(served, False)
+        passes: tuple[list[Pass], list[Pass]] = ([], [])
+        for _ in range(sizes.repeats):
+            passes[0].append(once(echo, True))
+            passes[1].append(once(served, False))
+    echo_rate, serve_rate = (statistics.median(p.rate for p in side) for side in passes)
+    echo_p99, serve_p99 = (statistics.median(p.p99 for p in side) for side in passes)
+    shape = f"{sizes.connections} connections x {sizes.messages} ENTRY_CREATED, one at a time"
+    return [
+        Figure(
+            "serve_vs_echo",
+            f"{echo_rate:,.0f} msg/s echo",
+            f"{serve_rate:,.0f} msg/s serve",
+            echo_rate / serve_rate,
+            2.0,
+            f"echo rate / serve rate: serve at {serve_rate / echo_rate:.2f}x the echo's "
+            f"messages per second (target 0.5x); {shape}; wall time",
+        ),
+        Figure(
+            "serve_vs_echo_p99",
+            f"{echo_p99 * 1e3:.1f} ms p99 echo",
+            f"{serve_p99 * 1e3:.1f} ms p99 serve",
+            serve_p99 / echo_p99,
+            2.0,
+            f"serve p99 / echo p99 of the latency from send to answer; {shape}",
+        ),
+    ]
+
+
 def measure(sizes: Sizes) -> list[Figure]:
     loaded = scenario(sizes.sim_hours, sizes.sim_rate, sizes.sim_hours / 7)
     sim = counted_run(loaded)
@@ -306,6 +532,7 @@ def measure(sizes: Sizes) -> list[Figure]:
         linear_in_time(sizes, loaded, sim),
         linear_in_ops(sizes),
         checker_vs_load(sizes, sim),
+        *serve_vs_echo(sizes),
     ]
 
 
@@ -316,7 +543,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    print(f"{sizes.repeats} interleaved repetitions, medians of CPU seconds", flush=True)
+    print(
+        f"{sizes.repeats} interleaved repetitions, medians of CPU seconds "
+        "(serve_vs_echo: of wall seconds)",
+        flush=True,
+    )
     figures = measure(sizes)
     print(table(figures))
     code = exit_code(figures)

@@ -16,7 +16,14 @@ import pytest
 import simpy
 
 PATH = Path(__file__).resolve().parents[1] / "bench" / "run.py"
-FIGURES = ["sim_vs_simpy", "linear_in_time", "linear_in_ops", "checker_vs_load"]
+FIGURES = [
+    "sim_vs_simpy",
+    "linear_in_time",
+    "linear_in_ops",
+    "checker_vs_load",
+    "serve_vs_echo",
+    "serve_vs_echo_p99",
+]
 
 
 @pytest.fixture(scope="module")
@@ -79,14 +86,16 @@ def test_events_are_counted_as_processed(bench: ModuleType) -> None:
 
 
 def test_a_tiny_measurement_fills_every_figure(bench: ModuleType) -> None:
-    tiny = bench.Sizes(repeats=1, sim_hours=2, sim_rate=40, ops_hours=1, ops_rate=100)
+    tiny = bench.Sizes(
+        repeats=1, sim_hours=2, sim_rate=40, ops_hours=1, ops_rate=100, connections=3, messages=2
+    )
     first = bench.counted_run(bench.scenario(2, 40, 2 / 7))
     again = bench.counted_run(bench.scenario(2, 40, 2 / 7))
     assert first.events == again.events > 0 and first.writes == again.writes
     figures = bench.measure(tiny)
     assert [f.name for f in figures] == FIGURES
     assert all(math.isfinite(f.ratio) and f.ratio > 0 and f.note for f in figures)
-    assert [f.target for f in figures] == [3.0, 1.1, 11.0, 1.5]
+    assert [f.target for f in figures] == [3.0, 1.1, 11.0, 1.5, 2.0, 2.0]
     header, *body = rows(bench.table(figures))
     assert len(header) == 6 and [row[0] for row in body] == FIGURES
     assert [row[5] for row in body] == ["yes" if f.met else "no" for f in figures]
@@ -108,3 +117,26 @@ def test_main_prints_the_table_and_exits_1_on_a_missed_target(
     outcome = [met]
     assert bench.main([]) == 0
     assert asked == [bench.QUICK, bench.FULL]
+
+
+def test_a_pass_gives_its_rate_and_the_nearest_rank_99th_percentile(bench: ModuleType) -> None:
+    run = bench.Pass(2.0, [i / 1000 for i in range(200, 0, -1)])
+    assert run.rate == 100.0
+    assert run.p99 == 0.198  # the 198th of 200 in order
+    assert bench.Pass(1.0, [0.5]).p99 == 0.5
+
+
+def test_the_load_generator_checks_every_answer(bench: ModuleType) -> None:
+    echo = bench.start_subprocess(
+        [sys.executable, str(bench.BENCH / "echo_server.py"), "--port", "0"], bench.ECHO_LINE
+    )
+    try:
+        sizes = bench.Sizes(1, 1, 1, 1, 1, connections=2, messages=3)
+        run = bench.drive(bench.load(echo.url, sizes, 0, echo=True))
+        assert len(run.latencies) == 6 and run.seconds > 0
+        acks = bench.load(echo.url, sizes, 1, echo=False)  # the echo sends no ACK
+        with pytest.raises(RuntimeError, match="unexpected answer"):
+            bench.drive(bench.Load(acks.urls, acks.frames, welcome=False))
+    finally:
+        bench.stop_subprocess(echo)
+    assert echo.process.returncode == 0

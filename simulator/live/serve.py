@@ -8,12 +8,19 @@ keep-alive and chunked bodies. A body over `MAX_REST_BODY` is answered 413 (and 
 the answer is not lost to a reset), a head over `MAX_REST_HEAD` or with a line over
 `MAX_REST_LINE` 400, a body not in within `REST_READ_TIMEOUT` 400; a head not in within it
 closes the connection unanswered (aiohttp's keep-alive timeout is its only wait for a head).
-Storage is a SQLite file written in autocommit mode, so every acknowledged row is on disk when
-the ACK leaves; SIGINT and SIGTERM stop the server cleanly.
+SIGINT and SIGTERM stop the server cleanly.
 
-The coordinator is pure and synchronous: each frame is fed and its outputs drained without an
-`await` in between, then handed to one writer queue per connection, so frames leave in the
-order the coordinator produced them.
+Storage is a SQLite file (WAL) written by group commit. The coordinator is pure and
+synchronous: each frame (or REST request) is fed and its outputs drained without an `await` in
+between, into the store's open transaction (`ServerStore.begin`), and the outputs are held. One
+commit task commits that transaction, which writes the log without waiting for the disk
+(`deferred_sync`), then syncs the log on a thread of its own; frames that arrive meanwhile are
+handled into the next transaction. Only once the sync has returned are the outputs of that
+commit released, in the order the coordinator produced them, to one writer queue per connection
+(and REST answers to their requests): so no ACK, broadcast, catch-up or REST answer leaves
+before every row it reports is on disk. A commit or sync that fails is named in one line on
+stderr (a failed commit is rolled back) and each frame it held is answered with an ERROR
+instead (a REST request 500); a WELCOME, which reports no row, goes out all the same.
 
 Validation is the coordinator's (every frame is answered, none makes it raise). Should it raise
 all the same, that frame is answered with an ERROR, one line goes to stderr and the connection
@@ -32,6 +39,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -46,7 +54,7 @@ from websockets.http11 import Request, Response
 from simulator import auth
 from simulator.protocol.breaks import Break
 from simulator.protocol.codec import Frame, error_frame, read_json
-from simulator.protocol.coordinator import Coordinator, Outgoing
+from simulator.protocol.coordinator import REST, Coordinator, Outgoing, ServerOutput
 from simulator.protocol.profile import Profile
 from simulator.protocol.store import ServerStore
 
@@ -60,6 +68,9 @@ MAX_REST_LINE = 8190  # bytes of the request line, and of each header: aiohttp's
 MAX_REST_HEADERS = 128  # header lines at most (400)
 REST_STOP_GRACE = 1.0  # seconds a REST request under way may still take when the server stops
 MAX_FRAME = 1024 * 1024  # bytes; a bigger WebSocket message closes the connection with 1009
+# The websockets settings of the endpoint. bench/echo_server.py, the baseline serve is measured
+# against, takes the same, so the figure counts serve's own work and not the library's.
+WS_OPTIONS: dict[str, Any] = {"max_size": MAX_FRAME}
 
 
 @dataclass(frozen=True)
@@ -110,7 +121,7 @@ class ReferenceServer:
         breaks: frozenset[Break] = frozenset(),
     ) -> None:
         self.now = clock  # what the coordinator is told the time is (auth keeps wall time)
-        self.store = ServerStore(db)
+        self.store = ServerStore(db, deferred_sync=True)  # synced by the commit task
         self.coordinator = Coordinator(self.store, profile, breaks)
         self.loose_auth = Break.AUTH in breaks  # another user's token let in (a test only)
         self.secret = secret
@@ -118,6 +129,14 @@ class ReferenceServer:
         self._count = 0
         self._ws_server: Server | None = None
         self._runner: web.AppRunner | None = None
+        # Group commit: what the coordinator produced since the last commit, in order, and the
+        # REST answers waiting for the next commit and its sync to end.
+        self._held: list[_Held] = []
+        self._waiting: list[asyncio.Future[None]] = []
+        self._pending = asyncio.Event()  # something is held or waiting
+        self._closing = False
+        self._sync_thread = ThreadPoolExecutor(1, thread_name_prefix="syncsim-sync")
+        self._committer: asyncio.Task[None] | None = None
 
     # -- WebSocket --------------------------------------------------------------------
 
@@ -132,10 +151,10 @@ class ReferenceServer:
             return None
         return connection.respond(HTTPStatus(refusal.status), refusal.reason + "\n")
 
-    def _deliver(self, outputs: list[Any]) -> None:
-        for output in outputs:
-            if isinstance(output, Outgoing) and output.conn_id in self._queues:
-                self._queues[output.conn_id].put_nowait(output.text)
+    def _deliver(self, frames: list[tuple[str, str]]) -> None:
+        for conn_id, text in frames:
+            if conn_id in self._queues:  # a connection gone meanwhile hears nothing
+                self._queues[conn_id].put_nowait(text)
 
     async def _writer(
         self, conn_id: str, ws: ServerConnection, queue: asyncio.Queue[str | None]
@@ -154,17 +173,17 @@ class ReferenceServer:
         return error_frame(f"internal error: {type(error).__name__}", self.now())
 
     def _receive(self, conn_id: str, message: str | bytes) -> None:
-        """Feed one frame and deliver what it produced; an exception becomes an ERROR frame
-        for that frame and one line on stderr, and the connection stays open."""
+        """Feed one frame and hold what it produced for the next commit; an exception becomes
+        an ERROR frame for that frame and one line on stderr, and the connection stays open."""
+        self.store.begin()
         try:
             self.coordinator.receive(conn_id, message, self.now())
         except Exception as error:
             _log(f"{conn_id}: handling a frame failed", error)
-            self._deliver(self.coordinator.drain())
-            if conn_id in self._queues:
-                self._queues[conn_id].put_nowait(self._internal_error(error).encode())
+            failed = (conn_id, self._internal_error(error).encode())
+            self._hold(_Held([*_frames(self.coordinator.drain()), failed], conn_id))
             return
-        self._deliver(self.coordinator.drain())
+        self._hold(_Held(_frames(self.coordinator.drain()), conn_id))
 
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
@@ -175,7 +194,7 @@ class ReferenceServer:
         self._queues[conn_id] = queue
         writer = asyncio.create_task(self._writer(conn_id, ws, queue))
         self.coordinator.open(conn_id, user, self.now())
-        self._deliver(self.coordinator.drain())
+        self._hold(_Held(_frames(self.coordinator.drain()), None))
         try:
             async for message in ws:
                 self._receive(conn_id, message)
@@ -186,6 +205,75 @@ class ReferenceServer:
             del self._queues[conn_id]
             queue.put_nowait(None)
             await writer
+
+    # -- group commit -------------------------------------------------------------------
+
+    def _hold(self, held: _Held) -> None:
+        self._held.append(held)
+        self._pending.set()
+
+    async def _commit_loop(self) -> None:
+        """Commit what the store holds, wait for the disk, then release what waited for it.
+        The wait is on a thread of its own: meanwhile new frames are handled into the next
+        transaction, which the next round commits."""
+        while True:
+            await self._pending.wait()
+            self._pending.clear()
+            held, self._held = self._held, []
+            waiting, self._waiting = self._waiting, []
+            wrote = self.store.in_transaction  # a batch of WELCOMEs alone has nothing to sync
+            failure = self._commit()
+            if failure is None and wrote:
+                failure = await self._sync()
+            for item in held:
+                self._deliver(item.frames if failure is None else self._instead(item, failure))
+            for future in waiting:
+                if future.done():  # its request was given up on
+                    continue
+                if failure is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(failure)
+            if self._closing and not self._pending.is_set():
+                return
+
+    def _commit(self) -> Exception | None:
+        """Commit the open transaction (quick: the disk is `_sync`'s); the exception if that
+        failed, after taking the transaction back."""
+        try:
+            self.store.commit()
+        except Exception as error:
+            _log("committing failed", error)
+            self.store.rollback()
+            return error
+        return None
+
+    async def _sync(self) -> Exception | None:
+        """Wait until what was committed is on disk; the exception if syncing failed (the rows
+        are committed all the same, but no answer may say so)."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._sync_thread, self.store.sync)
+        except OSError as error:
+            _log("syncing failed", error)
+            return error
+        return None
+
+    def _instead(self, held: _Held, failure: Exception) -> list[tuple[str, str]]:
+        """What goes out for an input whose commit or sync failed: an ERROR to the frame's
+        sender, as for any frame that failed; a WELCOME as it was."""
+        if held.sender is None:
+            return held.frames
+        if held.sender == REST:  # its HTTP answer says so
+            return []
+        return [(held.sender, self._internal_error(failure).encode())]
+
+    async def _durable(self) -> None:
+        """Return once everything fed to the store so far is committed and on disk; raise if
+        that failed."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(future)
+        self._pending.set()
+        await future
 
     # -- REST ---------------------------------------------------------------------------
 
@@ -213,9 +301,7 @@ class ReferenceServer:
             return 400, {"error": "body is not UTF-8"}
         except ValueError as error:  # read_json says why: invalid, or nested too deep
             return 400, {"error": str(error)}
-        answer = self.coordinator.rest_push(user, payload, headers.get("x-idempotency-key"), now)
-        self._deliver(self.coordinator.drain())
-        return answer
+        return self.coordinator.rest_push(user, payload, headers.get("x-idempotency-key"), now)
 
     async def _rest(self, request: web.BaseRequest) -> web.Response:
         """Every REST request, whatever its method and path: `_rest_answer` decides."""
@@ -238,17 +324,24 @@ class ReferenceServer:
             return _encoded(400, {"error": "bad request"})
         headers = {name.lower(): value for name, value in request.headers.items()}
         path = urlsplit(request.raw_path).path  # as sent: %-escapes name no endpoint
-        return self._answer_safely(request.method, path, headers, body)
+        answer = self._answer_safely(request.method, path, headers, body)
+        try:  # what the answer says is stored (or read) must be on disk before it leaves
+            await self._durable()
+        except Exception as error:  # the commit or its sync failed, and said so on stderr
+            return _encoded(500, {"error": f"internal error: {type(error).__name__}"})
+        return answer
 
     def _answer_safely(
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, bytes]:
+        self.store.begin()
         try:
             return _encoded(*self._rest_answer(method, path, headers, body))
         except Exception as error:
             _log(f"REST {path} failed", error)
-            self._deliver(self.coordinator.drain())
             return _encoded(500, {"error": f"internal error: {type(error).__name__}"})
+        finally:  # broadcasts of what a push stored leave with the commit, as the answer does
+            self._hold(_Held(_frames(self.coordinator.drain()), REST))
 
     def _rest_runner(self) -> web.AppRunner:
         app = web.Application(client_max_size=MAX_REST_BODY)
@@ -269,9 +362,8 @@ class ReferenceServer:
     # -- lifecycle ----------------------------------------------------------------------
 
     async def start(self, host: str, port: int, rest_port: int | None = None) -> Endpoints:
-        ws_server = await serve(
-            self._handle, host, port, process_request=self._check, max_size=MAX_FRAME
-        )
+        ws_server = await serve(self._handle, host, port, process_request=self._check, **WS_OPTIONS)
+        self._committer = asyncio.create_task(self._commit_loop())
         self._ws_server = ws_server
         bound = ws_server.sockets[0].getsockname()[1] if port == 0 else port
         runner = self._rest_runner()
@@ -293,7 +385,29 @@ class ReferenceServer:
             await ws_server.wait_closed()
         if runner is not None:
             await runner.cleanup()
+        # Nothing feeds the store any more: the last commit, then no thread uses it.
+        committer, self._committer = self._committer, None
+        if committer is not None:
+            self._closing = True
+            self._pending.set()
+            await committer
+        self._sync_thread.shutdown()
         self.store.close()
+
+
+@dataclass(frozen=True)
+class _Held:
+    """What one input produced, held until the commit after it is on disk. `sender`: the
+    connection whose frame it answers (told of a failed commit or sync by an ERROR instead),
+    REST for a REST request (its HTTP answer tells), None for a connection's WELCOME (sent
+    whatever the commit did)."""
+
+    frames: list[tuple[str, str]]  # connection id, text
+    sender: str | None
+
+
+def _frames(outputs: list[ServerOutput]) -> list[tuple[str, str]]:
+    return [(o.conn_id, o.text) for o in outputs if isinstance(o, Outgoing)]
 
 
 def _encoded(status: int, answer: dict[str, Any]) -> tuple[int, bytes]:

@@ -105,17 +105,37 @@ class Coordinator:
         self.profile = profile
         self.breaks = breaks  # rules broken on purpose, to test the probes (breaks.py)
         self._users: dict[str, str] = {}
+        # Each user's connections, in their order in `_users`: a broadcast looks at these
+        # only, not at every connection of every user.
+        self._by_user: dict[str, dict[str, None]] = {}
         self._out: list[ServerOutput] = []
 
     # -- inputs -------------------------------------------------------------------------
 
     def open(self, conn_id: str, user_id: str, now: float) -> None:
+        before = self._users.get(conn_id)
         self._users[conn_id] = user_id
+        if before is None:
+            self._by_user.setdefault(user_id, {})[conn_id] = None
+        elif before != user_id:
+            # The id keeps its place in `_users` under its new user: index that order afresh.
+            self._by_user = {}
+            for conn, user in self._users.items():
+                self._by_user.setdefault(user, {})[conn] = None
         if Break.WELCOME not in self.breaks:
             self._send(conn_id, Frame.make(FrameType.WELCOME, now, message="Connected"))
 
     def close(self, conn_id: str) -> None:
-        self._users.pop(conn_id, None)
+        user = self._users.pop(conn_id, None)
+        if user is not None:
+            conns = self._by_user[user]
+            del conns[conn_id]
+            if not conns:
+                del self._by_user[user]
+
+    def _others(self, conn_id: str, user: str) -> list[str]:
+        """The user's connections but `conn_id`, in the order they opened."""
+        return [other for other in self._by_user.get(user, ()) if other != conn_id]
 
     def receive(self, conn_id: str, text: str | bytes, now: float) -> None:
         if conn_id not in self._users:
@@ -299,13 +319,14 @@ class Coordinator:
             return
         self._refuse(conn_id, reason, now, frame)
         if Break.REFUSED_UNCHANGED in self.breaks:
-            for other, owner in self._users.items():
-                if other != conn_id and owner == user:
-                    self._send(other, frame)
+            for other in self._others(conn_id, user):
+                self._send(other, frame)
 
     def _store(self, conn_id: str, user: str, change: Change, now: float, device: Any) -> Row:
         device_id = device if isinstance(device, str) else None
-        before = self.store.get(user, change.entity_type, change.entity_id)
+        before = None  # the row as it was: only Break.DURABLE puts it back
+        if Break.DURABLE in self.breaks:
+            before = self.store.get(user, change.entity_type, change.entity_id)
         row = self.store.write(
             user,
             change.entity_type,
@@ -328,21 +349,21 @@ class Coordinator:
             )
         )
         self._broadcast(conn_id, user, change, row, now)
-        if Break.DURABLE in self.breaks and before is not None and not change.deleted:
+        if before is not None and not change.deleted:
             # The item is quietly put back as it was, after the update was acknowledged.
             self.store.write(user, row.entity_type, row.entity_id, before.data, device_id, now)
         return row
 
     def _broadcast(self, sender: str, user: str, change: Change, row: Row, now: float) -> None:
-        if Break.BROADCAST in self.breaks:
+        others = self._others(sender, user)
+        if Break.BROADCAST in self.breaks or not others:
             return
         extra: dict[str, Any] = {}
         if self.profile.version_in_broadcasts:
             extra = {"version": self._version_told(row.version), "seq": self._seq_told(row.seq)}
         frame = Frame.make(change.type, now, **change.body(), **extra)
-        for other, owner in self._users.items():
-            if other != sender and owner == user:
-                self._send(other, frame)
+        for other in others:
+            self._send(other, frame)
 
     def _ack(self, conn_id: str, frame: Frame, row: Row | Processed, now: float) -> None:
         if Break.ANSWERED in self.breaks:

@@ -82,40 +82,53 @@ def _string_problem(text: str, limit: int) -> str | None:
     return None
 
 
+# Where a value sits: a path, or the place of its parent and its key or index there. Turned
+# into text (`_path`) only when a refusal names it, as every frame is checked and few refused.
+_Where = str | tuple["_Where", str | int]
+
+
+def _path(where: _Where) -> str:
+    if isinstance(where, str):
+        return where
+    parent, key = where
+    above = _path(parent)  # at most MAX_DEPTH levels
+    return f"{above}[{key}]" if isinstance(key, int) else _join(above, key)
+
+
 def check_json(value: object, path: str = "") -> None:
     """Refuse, with `Invalid` naming the place, a decoded JSON value that SQLite, UTF-8 or a
     peer cannot hold; walks without recursion, so no nesting can exhaust the stack."""
-    stack: list[tuple[object, str, int]] = [(value, path, 0)]
+    stack: list[tuple[object, _Where, int]] = [(value, path, 0)]
     while stack:
         item, where, depth = stack.pop()
         if isinstance(item, str):
             problem = _string_problem(item, MAX_STRING_LENGTH)
             if problem is not None:
-                raise Invalid(f"{where or 'value'}: {problem}")
+                raise Invalid(f"{_path(where) or 'value'}: {problem}")
         elif item is None or isinstance(item, bool):
             continue
         elif isinstance(item, int):
             if not INT64_MIN <= item <= INT64_MAX:
-                raise Invalid(f"{where or 'value'}: integer outside the signed 64-bit range")
+                raise Invalid(f"{_path(where) or 'value'}: integer outside the signed 64-bit range")
         elif isinstance(item, float):
             if not math.isfinite(item):
-                raise Invalid(f"{where or 'value'}: number is not finite")
-        elif isinstance(item, Mapping | list):
+                raise Invalid(f"{_path(where) or 'value'}: number is not finite")
+        elif isinstance(item, dict | list | Mapping):
             if depth >= MAX_DEPTH:
-                raise Invalid(f"{where or 'value'}: nested deeper than {MAX_DEPTH} levels")
-            children: list[tuple[object, str, int]] = []
-            if isinstance(item, Mapping):
+                raise Invalid(f"{_path(where) or 'value'}: nested deeper than {MAX_DEPTH} levels")
+            children: list[tuple[object, _Where, int]] = []
+            if isinstance(item, list):
+                children = [(c, (where, i), depth + 1) for i, c in enumerate(item)]
+            else:
                 for key, child in item.items():
                     name = str(key)
                     problem = _string_problem(name, MAX_STRING_LENGTH)
                     if problem is not None:
-                        raise Invalid(f"{_join(where, name)}: key {problem}")
-                    children.append((child, _join(where, name), depth + 1))
-            else:
-                children = [(c, f"{where}[{i}]", depth + 1) for i, c in enumerate(item)]
+                        raise Invalid(f"{_join(_path(where), name)}: key {problem}")
+                    children.append((child, (where, name), depth + 1))
             stack.extend(reversed(children))  # the first bad field is the one named
         else:
-            raise Invalid(f"{where or 'value'}: {type(item).__name__} is not a JSON value")
+            raise Invalid(f"{_path(where) or 'value'}: {type(item).__name__} is not a JSON value")
 
 
 def id_problem(value: object) -> str | None:
@@ -225,10 +238,19 @@ def clean_entry(data: object) -> Entity:
     return clean
 
 
+def canonical(entity: Mapping[str, Any]) -> str:
+    """An entity's content as one text: keys sorted, no spaces, characters as they are."""
+    return json.dumps(entity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def digest(text: str) -> str:
+    """The fingerprint of an entity whose `canonical` text this is."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def fingerprint(entity: Mapping[str, Any]) -> str:
     """A short stable digest of an entity's content, to tell which write a snapshot holds."""
-    canonical = json.dumps(entity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+    return digest(canonical(entity))
 
 
 _IDENTITY_FIELDS = ("id", "createdAt", "updatedAt", "device_id")

@@ -3,17 +3,34 @@
 Every write bumps the row's `version` and takes a fresh `seq` from a counter that only goes up,
 so `seq` orders all changes of the store. Deletes keep the row as a tombstone (`deleted_at`).
 Schema migrations are tracked by version and each runs once, so opening a store twice is safe.
+
+Transactions: by default every write is a transaction of its own, committed (for a file, on
+disk: WAL with `synchronous=FULL`) before `write` returns, and so is each `remember` and
+`remember_rest`. A driver that wants group commit calls `begin()`: from then on every write and
+every remember joins one transaction, which reads on this store already see and which is
+visible to any other connection once `commit()` returns; `rollback()` drops it. A write that
+fails inside it takes back only its own part.
+
+A file store opened with `deferred_sync` commits without waiting for the disk
+(`synchronous=NORMAL`: the log is written, not synced) and `sync()` makes every commit so far
+durable (an fsync of the write-ahead log). `sync` touches no SQLite connection, so it may run on
+another thread while this one goes on writing the next transaction: a server overlaps the wait
+for the disk with new work, and answers for a commit only after the `sync` that follows it.
+Checkpoints still run inside a commit, and sync the log and the database file themselves
+before the log is reused, so what a `sync` made durable stays so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.protocol.entities import fingerprint
+from simulator.protocol.entities import canonical, digest
 
 _MIGRATIONS: tuple[str, ...] = (
     """
@@ -49,6 +66,9 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     """,
 )
+
+
+_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)  # UPDATE ... RETURNING
 
 
 @dataclass(frozen=True)
@@ -97,11 +117,25 @@ def _row(record: sqlite3.Row) -> Row:
 class ServerStore:
     """SQLite-backed rows; `path` ':memory:' keeps the database in memory."""
 
-    def __init__(self, path: str = ":memory:") -> None:
+    def __init__(self, path: str = ":memory:", *, deferred_sync: bool = False) -> None:
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.row_factory = sqlite3.Row
+        self._log: str | None = None  # the write-ahead log `sync` makes durable
+        self._log_fd: int | None = None
         if path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
+            if deferred_sync:
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._log = f"{path}-wal"
+            else:
+                # WAL's default may be NORMAL, where a commit can be lost to a power cut;
+                # FULL syncs the log at every commit, so a committed row is a row on disk.
+                self._db.execute("PRAGMA synchronous=FULL")
+            # A checkpoint copies every page written since the last one into the database
+            # file, inside a commit. Ten thousand pages (40 MB of log) instead of a thousand:
+            # a page rewritten by many commits (a user's latest rows) is copied once, not on
+            # nearly every commit of a busy server.
+            self._db.execute("PRAGMA wal_autocheckpoint=10000")
         self.migrate()
 
     def migrate(self) -> int:
@@ -121,9 +155,51 @@ class ServerStore:
         return ran
 
     def close(self) -> None:
+        if self._log_fd is not None:
+            os.close(self._log_fd)
+            self._log_fd = None
         self._db.close()
 
+    # -- group commit: a transaction the driver opens and commits -------------------------
+
+    def begin(self) -> None:
+        """Let every write from now on join one transaction, until `commit` or `rollback`; a
+        no-op while one is open."""
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN")
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._db.in_transaction
+
+    def commit(self) -> None:
+        """Commit the open transaction, if any: once this returns, its writes are on disk
+        (with `deferred_sync`: once the next `sync` returns)."""
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+            if self._log is not None and self._log_fd is None:
+                # SQLite keeps the log (the same file) while this connection is open, so one
+                # descriptor syncs whatever it writes there.
+                with contextlib.suppress(FileNotFoundError):  # nothing logged yet
+                    self._log_fd = os.open(self._log, os.O_RDONLY)
+
+    def sync(self) -> None:
+        """With `deferred_sync`, make every commit so far durable; otherwise (and in memory)
+        they are already as durable as they get. Uses no SQLite connection: safe on another
+        thread while this store goes on writing."""
+        if self._log_fd is not None:
+            os.fsync(self._log_fd)
+
+    def rollback(self) -> None:
+        """Drop the open transaction, if any (SQLite may have dropped it already when a
+        commit failed)."""
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
     def _next_seq(self) -> int:
+        if _RETURNING:  # one statement instead of two, on every write
+            bumped = "UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value"
+            return int(self._db.execute(bumped).fetchone()[0])
         self._db.execute("UPDATE counters SET value = value + 1 WHERE name = 'seq'")
         return int(self._db.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[0])
 
@@ -146,32 +222,52 @@ class ServerStore:
         deleted: bool = False,
     ) -> Row:
         """Store a write or a tombstone; the row's version goes up by one."""
-        self._db.execute("BEGIN")
+        # A savepoint is a transaction of its own outside `begin`, and a part of the open one
+        # inside it: either way a write that fails takes back only what it did.
+        self._db.execute("SAVEPOINT write")
         try:
-            previous = self.get(user_id, entity_type, entity_id)
-            version = 1 if previous is None else previous.version + 1
-            body = dict(previous.data) if deleted and previous is not None else dict(data)
+            previous = self._db.execute(
+                "SELECT version, data FROM sync_data "
+                "WHERE user_id=? AND entity_type=? AND entity_id=?",
+                (user_id, entity_type, entity_id),
+            ).fetchone()
+            version = 1 if previous is None else int(previous[0]) + 1
+            body = json.loads(previous[1]) if deleted and previous is not None else dict(data)
+            text = canonical(body)  # stored as it is hashed: one encoding, not two
+            # As a REAL column gives it back, so the row returned is the row read later.
+            at = float(now)
+            row = Row(
+                user_id=user_id,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                data=json.loads(text),
+                checksum=digest(text),
+                device_id=device_id,
+                version=version,
+                updated_at=at,
+                deleted_at=at if deleted else None,
+                seq=self._next_seq(),
+            )
             self._db.execute(
                 "INSERT OR REPLACE INTO sync_data VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     user_id,
                     entity_type,
                     entity_id,
-                    json.dumps(body, sort_keys=True),
-                    fingerprint(body),
+                    text,
+                    row.checksum,
                     device_id,
                     version,
                     now,
-                    now if deleted else None,
-                    self._next_seq(),
+                    row.deleted_at,
+                    row.seq,
                 ),
             )
-            self._db.execute("COMMIT")
+            self._db.execute("RELEASE write")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._db.execute("ROLLBACK TO write")
+            self._db.execute("RELEASE write")
             raise
-        row = self.get(user_id, entity_type, entity_id)
-        assert row is not None
         return row
 
     def changed_since(self, user_id: str, since: float) -> list[Row]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from simulator.protocol.entities import fingerprint
 from simulator.protocol.kinds import ENTRY, PIECE
-from simulator.protocol.store import ServerStore
+from simulator.protocol.store import Processed, ServerStore
 
 T0 = 1772409600.0
 
@@ -193,3 +194,102 @@ def test_two_stores_on_one_file_share_rows_and_never_reuse_a_seq(tmp_path: Path)
     finally:
         one.close()
         two.close()
+
+
+def _committed(path: str) -> list[str]:
+    """The entity ids another connection sees: what is committed."""
+    db = sqlite3.connect(path)
+    try:
+        return [r[0] for r in db.execute("SELECT entity_id FROM sync_data ORDER BY seq")]
+    finally:
+        db.close()
+
+
+def test_writes_after_begin_are_one_transaction_seen_elsewhere_only_once_committed(
+    tmp_path: Path,
+):
+    path = str(tmp_path / "group.sqlite")
+    store = ServerStore(path)
+    try:
+        store.write("alice", ENTRY, "before", {}, None, T0)
+        store.begin()
+        store.begin()  # already open: nothing changes
+        a = store.write("alice", ENTRY, "a", {"n": 1}, None, T0 + 1)
+        store.remember("alice", "msg:m1", a)
+        store.write("bob", ENTRY, "b", {}, None, T0 + 2)
+        assert store.in_transaction
+        assert store.get("alice", ENTRY, "a") == a  # this store reads its own writes
+        assert store.processed("alice", "msg:m1") is not None
+        assert _committed(path) == ["before"]
+        store.commit()
+        assert not store.in_transaction
+        assert _committed(path) == ["before", "a", "b"]
+        store.commit()  # nothing open: nothing to do
+    finally:
+        store.close()
+    reopened = ServerStore(path)
+    try:
+        assert reopened.processed("alice", "msg:m1") == Processed(ENTRY, "a", 1, a.seq)
+    finally:
+        reopened.close()
+
+
+def test_a_rollback_drops_the_whole_transaction_and_a_failed_write_only_itself(
+    tmp_path: Path,
+):
+    path = str(tmp_path / "group.sqlite")
+    store = ServerStore(path)
+    try:
+        store.begin()
+        store.write("alice", ENTRY, "gone", {}, None, T0)
+        store.rollback()
+        assert store.get("alice", ENTRY, "gone") is None and not store.in_transaction
+        store.begin()
+        kept = store.write("alice", ENTRY, "kept", {"n": 1}, None, T0)
+        with pytest.raises(TypeError):
+            store.write("alice", ENTRY, "bad", {"n": object()}, None, T0 + 1)
+        assert store.in_transaction  # the failed write took back only its own part
+        after = store.write("alice", ENTRY, "after", {}, None, T0 + 2)
+        store.commit()
+        assert _committed(path) == ["kept", "after"]
+        assert after.seq == kept.seq + 1
+    finally:
+        store.close()
+
+
+def test_a_deferred_sync_store_commits_without_the_disk_and_sync_fsyncs_its_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    synced: list[int] = []  # inodes of the files os.fsync was given
+    fsync = os.fsync
+
+    def noting(fd: int) -> None:
+        synced.append(os.fstat(fd).st_ino)
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", noting)
+    path = str(tmp_path / "deferred.sqlite")
+    plain, deferred = (
+        ServerStore(str(tmp_path / "plain.sqlite")),
+        ServerStore(path, deferred_sync=True),
+    )
+    try:
+        assert plain._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert deferred._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        plain.write("alice", ENTRY, "a", {}, None, T0)
+        plain.sync()  # every commit was synced already: nothing to do
+        assert synced == []
+        deferred.begin()
+        deferred.write("alice", ENTRY, "a", {}, None, T0)
+        deferred.commit()
+        assert _committed(path) == ["a"] and synced == []  # visible, not yet synced
+        deferred.sync()
+        assert synced == [os.stat(f"{path}-wal").st_ino]
+    finally:
+        plain.close()
+        deferred.close()
+    memory = ServerStore(":memory:", deferred_sync=True)
+    memory.write("alice", ENTRY, "a", {}, None, T0)
+    memory.sync()
+    memory.close()
+    assert len(synced) == 1
