@@ -16,7 +16,14 @@ import pytest
 import simpy
 
 PATH = Path(__file__).resolve().parents[1] / "bench" / "run.py"
-FIGURES = ["sim_vs_simpy", "linear_in_time", "linear_in_ops", "checker_vs_load"]
+FIGURES = [
+    "sim_vs_simpy",
+    "linear_in_time",
+    "linear_in_ops",
+    "checker_vs_load",
+    "checker_growth",
+    "report_share",
+]
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +93,7 @@ def test_a_tiny_measurement_fills_every_figure(bench: ModuleType) -> None:
     figures = bench.measure(tiny)
     assert [f.name for f in figures] == FIGURES
     assert all(math.isfinite(f.ratio) and f.ratio > 0 and f.note for f in figures)
-    assert [f.target for f in figures] == [3.0, 1.1, 11.0, 1.5]
+    assert [f.target for f in figures] == [3.0, 1.1, 11.0, 1.5, 1.2, 0.2]
     header, *body = rows(bench.table(figures))
     assert len(header) == 6 and [row[0] for row in body] == FIGURES
     assert [row[5] for row in body] == ["yes" if f.met else "no" for f in figures]
