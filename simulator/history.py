@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
@@ -118,6 +119,8 @@ class Record:
 
 
 COLUMNS = [f.name for f in fields(Record)]
+_FIELDS = operator.attrgetter(*COLUMNS)
+_KIND_VALUES = {kind: kind.value for kind in Kind}
 # The standard library's encoder, what orjson must match byte for byte (and the fallback for
 # the rows it cannot match). One for every row: json.dumps with options builds one per call.
 _ROW_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -198,9 +201,9 @@ class History:
         """The history as a table, one column per record field, index = row number."""
         # Plain tuples, not asdict: asdict deep-copies every detail dict, which dominated the
         # time of checking a large history.
-        rows = [tuple(getattr(r, c) for c in COLUMNS) for r in self.records]
+        rows = list(map(_FIELDS, self.records))
         frame = pd.DataFrame.from_records(rows, columns=COLUMNS)
-        frame["kind"] = frame["kind"].map(str)
+        frame["kind"] = frame["kind"].map(_KIND_VALUES)
         return frame
 
     @classmethod
