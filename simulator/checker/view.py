@@ -8,7 +8,8 @@ checks that look up a few items by key.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import functools
+from collections import defaultdict, namedtuple
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -55,8 +56,19 @@ class Held:
 
 
 def tuples(frame: pd.DataFrame) -> Iterator[Any]:
-    """Rows as named tuples, typed loosely: history columns hold mixed types by design."""
-    return iter(frame.itertuples())
+    """Rows as named tuples, typed loosely: history columns hold mixed types by design.
+
+    The values `DataFrame.itertuples` gives (Python scalars, NaN for missing text), read a
+    column at a time: itertuples reads text columns value by value through pandas, which cost
+    more than everything else a check does with the rows."""
+    row = _row_type(tuple(str(c) for c in frame.columns))
+    columns = [frame.index.tolist(), *(frame[c].tolist() for c in frame.columns)]
+    return map(row._make, zip(*columns, strict=True))
+
+
+@functools.cache
+def _row_type(columns: tuple[str, ...]) -> Any:
+    return namedtuple("Row", ("Index", *columns), rename=True)
 
 
 def is_str(column: pd.Series) -> np.ndarray:

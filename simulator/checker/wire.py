@@ -14,6 +14,7 @@ frame but PING gets exactly one SYNC_RESPONSE or ERROR, first in, first out.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -75,17 +76,22 @@ class Conn:
     ended: Any | None = None  # the DISCONNECT row
     keepalive: dict[str, list[int]] = field(default_factory=dict)
     whole: bool = False
+    _pairs: list[Pair] | None = field(default=None, repr=False)
 
     @property
     def answers(self) -> list[Any]:
         return [r for r in self.down if r.frame_type in ANSWERS]
 
     def pairs(self) -> list[Pair]:
-        """Each frame sent with its answer, by order (whole connections only)."""
-        answers = self.answers
-        return [
-            Pair(sent, answers[i] if i < len(answers) else None) for i, sent in enumerate(self.up)
-        ]
+        """Each frame sent with its answer, by order (whole connections only). Paired once:
+        the rows are all in by the time a rule asks."""
+        if self._pairs is None:
+            answers = self.answers
+            self._pairs = [
+                Pair(sent, answers[i] if i < len(answers) else None)
+                for i, sent in enumerate(self.up)
+            ]
+        return self._pairs
 
     def first_down(self) -> Any | None:
         """The first frame the server sent on it, received or lost."""
@@ -122,6 +128,7 @@ class Wire:
         self.profile: dict[str, Any] = dict(view.meta.get("profile") or {})
         self.end = float(view.frame["t"].max()) if len(view.frame) else 0.0
         self.conns: dict[str, Conn] = {}
+        self._received: dict[tuple[str, object], list[tuple[Conn, Any]]] | None = None
         self._index()
         # Where each messageId first left a device: a later frame under it is a retry.
         self.first_sent: dict[str, int] = {}
@@ -167,6 +174,16 @@ class Wire:
             faithful = bool((devices.get(conn.device) or {}).get("faithful_link", False))
             open_at_end = conn.ended is None or conn.ended.reason == RUN_ENDED
             conn.whole = faithful and open_at_end and not conn.lost
+
+    def received(self, user: str, fingerprint: object) -> list[tuple[Conn, Any]]:
+        """Every frame a connection of the user received carrying this content, by connection
+        (in the order they were first seen), then in the order received."""
+        if self._received is None:
+            self._received = defaultdict(list)
+            for conn in self.conns.values():
+                for row in conn.down:
+                    self._received[(conn.user, row.fingerprint)].append((conn, row))
+        return self._received.get((user, fingerprint), [])
 
     def whole(self) -> Iterator[Conn]:
         return (c for c in self.conns.values() if c.whole)
