@@ -19,6 +19,7 @@ import pandas as pd
 
 from simulator.checker.findings import WriteRef
 from simulator.history import SERVER, History, Kind
+from simulator.protocol.timefmt import parse_iso_z
 
 Key = tuple[str, str, str]  # (user, entity type, entity id)
 KEY = ["user", "entity_type", "entity_id"]
@@ -95,6 +96,21 @@ def same_text(left: pd.Series, right: pd.Series | np.ndarray) -> np.ndarray:
     a = np.asarray(left, dtype=object)
     matches: np.ndarray = is_str(left) & (a == np.asarray(right, dtype=object)).astype(bool)
     return matches
+
+
+def stamps(column: pd.Series) -> np.ndarray:
+    """Each value as seconds since the epoch, -inf where it is no strict `Z` timestamp
+    (`parse_iso_z`). Each distinct text is parsed once: a stamp recurs in every row about
+    its write."""
+    values = column.to_numpy(dtype=object)
+    texts = is_str(column)
+    parsed: dict[str, float] = {}
+    for text in pd.unique(values[texts]):
+        moment = parse_iso_z(text)
+        parsed[text] = float("-inf") if moment is None else moment
+    found = np.full(len(values), float("-inf"))
+    found[texts] = [parsed[v] for v in values[texts]]
+    return found
 
 
 class View:
