@@ -122,6 +122,15 @@ def _pairs(view: View) -> pd.DataFrame:
 
 
 def convergence(view: View) -> Lags:
+    """The lags of a history, worked out once per view: the metrics, the plots and the key
+    figures all read them."""
+    found = view.memo.get("convergence")
+    if not isinstance(found, Lags):
+        found = view.memo["convergence"] = _convergence(view)
+    return found
+
+
+def _convergence(view: View) -> Lags:
     pairs = _pairs(view)
     held = _held(view)
     keys = ["other", "entity_id", "value"]

@@ -80,7 +80,15 @@ def _queue_drops(view: View) -> int:
 
 def catch_up_bytes(view: View) -> list[int]:
     """Bytes each device received on each connection until its catch-up ended: from a
-    CONNECT to the first SYNC_RESPONSE that ends a catch-up, in the order the catch-ups ended."""
+    CONNECT to the first SYNC_RESPONSE that ends a catch-up, in the order the catch-ups ended.
+    Worked out once per view (the metrics, then the key figures)."""
+    found = view.memo.get("catch_up_bytes")
+    if not isinstance(found, list):
+        found = view.memo["catch_up_bytes"] = _catch_up_bytes(view)
+    return list(found)
+
+
+def _catch_up_bytes(view: View) -> list[int]:
     rows = view.of_kinds(Kind.CONNECT, Kind.FRAME_RECV)
     rows = rows[(rows["device"] != SERVER).to_numpy(dtype=bool)]
     device = rows["device"]

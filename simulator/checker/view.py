@@ -124,6 +124,8 @@ class View:
             for kind, rows in frame.groupby("kind", sort=False).indices.items()
         }
         self._slices: dict[str, pd.DataFrame] = {}
+        # Series read more than once per run (the metrics, then the report), by name.
+        self.memo: dict[str, object] = {}
         self.writes = self.rows(Kind.WRITE).sort_values("t", kind="stable")
         self.frames_sent = self.rows(Kind.FRAME_SENT)
         self.frames_lost = self.rows(Kind.FRAME_LOST)
