@@ -31,6 +31,14 @@ Figures (met when the ratio is at most the target; targets from issue #14):
   measure. Target 11 (item 5).
 - checker_vs_load: `check(history)` over `History.load(path).to_frame()` of the same history
   (the sim_vs_simpy run's). Target 1.5 (item 4).
+- checker_growth: how `check`'s cost grows with the history: its time per n log n (n rows) on
+  the history of a run with sixteen times the writes (the sim_vs_simpy run's scenario at 16x
+  its entries a day) over that on the 1x history. 1.0 if check is O(n log n), below 1 if it is
+  linear; a check that goes through every write once per item it judges is far above. The
+  note gives the 4x run's figure too. Target 1.2 (item 4).
+- report_share: what writing the report (`render` and the report folder written to disk, and
+  the key figures `syncsim run` prints) costs of a whole run (simulate, check, report) of the
+  sim_vs_simpy week. Target 0.2 (item 6).
 - serve_vs_echo and serve_vs_echo_p99 (item 7), in wall time, not CPU: the two servers run in
   subprocesses of their own (`syncsim serve --profile proposed` on a SQLite file in a temporary
   folder, and bench/echo_server.py, a raw websockets echo server with serve's websockets
@@ -65,7 +73,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -76,8 +84,12 @@ from simulator import auth
 from simulator.checker.check import check
 from simulator.history import History, Kind
 from simulator.protocol.codec import Frame, FrameType
+from simulator.report.folder import write_folder
+from simulator.report.render import render
+from simulator.report.text import figure_lines
 from simulator.scenario.loader import Loaded, load_text
 from simulator.sim.driver import Simulation
+from simulator.verdict import Run, judge_history
 
 SCENARIO = """
 name: bench
@@ -333,6 +345,67 @@ def checker_vs_load(sizes: Sizes, sim: Counted) -> Figure:
     )
 
 
+def _per_n_log_n(seconds: float, rows: int) -> float:
+    return seconds / (rows * math.log(rows))
+
+
+def checker_growth(sizes: Sizes, sim: Counted) -> Figure:
+    runs = [sim] + [
+        counted_run(scenario(sizes.sim_hours, k * sizes.sim_rate, sizes.sim_hours / 7))
+        for k in (4, 16)
+    ]
+    for counted in runs[1:]:
+        check(counted.history)  # warm up as the 1x history was in checker_vs_load
+    times = interleaved(sizes.repeats, [_checking(c.history) for c in runs])
+    rows = [len(c.history) for c in runs]
+    per = [_per_n_log_n(t, n) for t, n in zip(times, rows, strict=True)]
+    return Figure(
+        "checker_growth",
+        f"{times[0]:.3f} s / {rows[0]:,} rows",
+        f"{times[2]:.3f} s / {rows[2]:,} rows",
+        per[2] / per[0],
+        1.2,
+        f"check time per n log n at 16x the writes over 1x; 4x: {per[1] / per[0]:.2f} "
+        f"({times[1]:.3f} s / {rows[1]:,} rows)",
+    )
+
+
+def _checking(history: History) -> Callable[[], object]:
+    return lambda: check(history)
+
+
+def _reporting(judged: Run, folder: Path) -> Callable[[], object]:
+    """What `syncsim run` does once the run is judged: the report folder and the key figures.
+    A fresh History each time, so each report encodes the history as a run's report does."""
+
+    def report() -> None:
+        fresh = replace(judged, history=History(judged.history.records))
+        write_folder(folder / "report", render(fresh))
+        figure_lines(fresh)
+
+    return report
+
+
+def report_share(sizes: Sizes, loaded: Loaded, sim: Counted) -> Figure:
+    judged = judge_history(loaded, sim.history)
+    with tempfile.TemporaryDirectory() as folder:
+        report = _reporting(judged, Path(folder))
+        report()
+        t_sim, t_check, t_report = interleaved(
+            sizes.repeats, [simulate(loaded), _checking(sim.history), report]
+        )
+    total = t_sim + t_check + t_report
+    return Figure(
+        "report_share",
+        f"{total:.3f} s run",
+        f"{t_report:.3f} s report",
+        t_report / total,
+        0.2,
+        f"of a run of {sizes.sim_hours} h: simulate {t_sim:.3f} s, check {t_check:.3f} s, "
+        f"report {t_report:.3f} s",
+    )
+
+
 # -- serve_vs_echo: syncsim serve against a raw echo server, over real sockets ------------------
 
 BENCH = Path(__file__).resolve().parent
@@ -532,6 +605,8 @@ def measure(sizes: Sizes) -> list[Figure]:
         linear_in_time(sizes, loaded, sim),
         linear_in_ops(sizes),
         checker_vs_load(sizes, sim),
+        checker_growth(sizes, sim),
+        report_share(sizes, loaded, sim),
         *serve_vs_echo(sizes),
     ]
 

@@ -21,6 +21,8 @@ FIGURES = [
     "linear_in_time",
     "linear_in_ops",
     "checker_vs_load",
+    "checker_growth",
+    "report_share",
     "serve_vs_echo",
     "serve_vs_echo_p99",
 ]
@@ -95,7 +97,7 @@ def test_a_tiny_measurement_fills_every_figure(bench: ModuleType) -> None:
     figures = bench.measure(tiny)
     assert [f.name for f in figures] == FIGURES
     assert all(math.isfinite(f.ratio) and f.ratio > 0 and f.note for f in figures)
-    assert [f.target for f in figures] == [3.0, 1.1, 11.0, 1.5, 2.0, 2.0]
+    assert [f.target for f in figures] == [3.0, 1.1, 11.0, 1.5, 1.2, 0.2, 2.0, 2.0]
     header, *body = rows(bench.table(figures))
     assert len(header) == 6 and [row[0] for row in body] == FIGURES
     assert [row[5] for row in body] == ["yes" if f.met else "no" for f in figures]

@@ -11,40 +11,60 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+import pandas as pd
+
 from simulator.checker.findings import Finding
 from simulator.checker.names import Anomaly
-from simulator.checker.view import Held, Key, View, tuples
-from simulator.history import SERVER
+from simulator.checker.view import View, is_str, tuples
 from simulator.protocol.kinds import kind
 
 Logical = tuple[str, str, str]  # (user, entity type, logical key)
 
 
-def _logical(key: Key, held: Held) -> Logical | None:
-    logical = kind(key[1]).logical(held.detail or {}, key[2])
-    return None if logical is None else (key[0], key[1], logical)
-
-
-def _snapshots(view: View) -> list[tuple[str, dict[Key, Held]]]:
-    return [(SERVER, view.server), *sorted(view.devices.items())]
+def _logical(items: pd.DataFrame) -> list[str | None]:
+    """Each live item's logical key (see `EntityKind.logical`), None where it has none."""
+    kinds = {name: kind(name) for name in pd.unique(items["entity_type"])}
+    return [
+        kinds[entity_type].logical(detail if isinstance(detail, dict) else {}, entity_id)
+        for entity_type, entity_id, detail in zip(
+            items["entity_type"].tolist(),
+            items["entity_id"].tolist(),
+            items["detail"].tolist(),
+            strict=True,
+        )
+    ]
 
 
 def _twins(view: View) -> list[Finding]:
-    ids: dict[Logical, set[str]] = defaultdict(set)
-    holders: dict[Logical, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    rows: dict[Logical, list[int]] = defaultdict(list)
-    for holder, snapshot in _snapshots(view):
-        for key, held in snapshot.items():
-            logical = _logical(key, held) if held.live else None
-            if logical is not None:
-                ids[logical].add(key[2])
-                holders[logical][holder].add(key[2])
-                rows[logical].append(held.row)
+    items = view.snapshot_items
+    live = items[items["live"].to_numpy(dtype=bool)]
+    table = pd.DataFrame(
+        {
+            "user": live["user"].to_numpy(dtype=object),
+            "entity_type": live["entity_type"].to_numpy(dtype=object),
+            "logical": _logical(live),
+            "holder": live["holder"].to_numpy(dtype=object),
+            "entity_id": live["entity_id"].to_numpy(dtype=object),
+            "row": live["row"].to_numpy(),
+        }
+    ).dropna(subset=["logical"])
+    logical = ["user", "entity_type", "logical"]
+    ids = table.groupby([*logical, "holder"], sort=False)["entity_id"].transform("nunique")
+    twice = table[ids.to_numpy() > 1][logical].drop_duplicates()
+    if twice.empty:
+        return []
+    chosen = table.merge(twice, on=logical)
     found = []
-    for logical in sorted(ids):
-        twice = sorted(h for h, held_ids in holders[logical].items() if len(held_ids) > 1)
-        if twice:
-            found.append(_twin_finding(logical, sorted(ids[logical]), twice, rows[logical]))
+    for key, group in chosen.groupby(logical, sort=True):
+        holders = group.groupby("holder")["entity_id"].nunique()
+        found.append(
+            _twin_finding(
+                (str(key[0]), str(key[1]), str(key[2])),
+                sorted(set(group["entity_id"])),
+                sorted(str(h) for h in holders[holders > 1].index),
+                group["row"].tolist(),
+            )
+        )
     return found
 
 
@@ -65,28 +85,28 @@ def _twin_finding(logical: Logical, ids: list[str], holders: list[str], rows: li
 
 
 def _applied_twice(view: View) -> list[Finding]:
-    applied: dict[str, list[Any]] = defaultdict(list)
-    for row in tuples(view.applied):
-        if isinstance(row.write_id, str):
-            applied[row.write_id].append(row)
+    applied = view.applied[is_str(view.applied["write_id"])]
+    applied = applied[applied["write_id"].duplicated(keep=False).to_numpy(dtype=bool)]
+    by_write: dict[str, list[Any]] = defaultdict(list)
+    for row in tuples(applied):
+        by_write[row.write_id].append(row)
     found = []
-    for write_id, rows in sorted(applied.items()):
-        if len(rows) > 1:
-            first = rows[0]
-            found.append(
-                Finding(
-                    Anomaly.DUPLICATE,
-                    f"write {write_id} on {first.entity_id} was applied {len(rows)} times "
-                    "by the server",
-                    user=first.user,
-                    entity_type=first.entity_type,
-                    entity_id=first.entity_id,
-                    devices=(write_id.split("#")[0],),
-                    cause="message applied twice",
-                    t=float(first.t),
-                    rows=tuple(int(r.Index) for r in rows),
-                )
+    for write_id, rows in sorted(by_write.items()):
+        first = rows[0]
+        found.append(
+            Finding(
+                Anomaly.DUPLICATE,
+                f"write {write_id} on {first.entity_id} was applied {len(rows)} times "
+                "by the server",
+                user=first.user,
+                entity_type=first.entity_type,
+                entity_id=first.entity_id,
+                devices=(write_id.split("#")[0],),
+                cause="message applied twice",
+                t=float(first.t),
+                rows=tuple(int(r.Index) for r in rows),
             )
+        )
     return found
 
 

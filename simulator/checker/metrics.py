@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+
 from simulator.checker.findings import Finding
 from simulator.checker.lag import convergence
 from simulator.checker.names import Anomaly
-from simulator.checker.view import View, tuples
+from simulator.checker.view import KEY, View, is_str, tuples
 from simulator.history import CATCH_UP_DONE, SERVER, Kind
 
 
@@ -27,7 +30,7 @@ def measure(view: View) -> dict[str, float]:
     sync_requests = int((sent["frame_type"] == "SYNC_REQUEST").sum())
     lags = convergence(view)
     catch_up = catch_up_bytes(view)
-    depth = [d.get("depth", 0) for d in view.queue["detail"] if isinstance(d, dict)]
+    depth = [d.get("depth", 0) for d in view.queue["detail"].tolist() if isinstance(d, dict)]
     return {
         "writes": float(writes),
         "frames_sent": float(len(sent) + keepalive_frames),
@@ -54,16 +57,20 @@ def measure(view: View) -> dict[str, float]:
 def server_rewrites(view: View) -> int:
     """Items the server holds as a user's write, by its `updatedAt`, in content other than
     was written: the server normalized it. An observation, not a loss."""
-    writes = view.writes[view.writes["updated_at"].notna()]
-    stamps = {
-        (r.user, r.entity_type, r.entity_id, r.updated_at): r.fingerprint for r in tuples(writes)
-    }
-    count = 0
-    for key, held in view.server.items():
-        written = stamps.get((*key, held.updated_at))
-        if written is not None and held.rewritten(written, held.updated_at):
-            count += 1
-    return count
+    writes = view.writes[view.writes["updated_at"].notna().to_numpy(dtype=bool)]
+    # The last write of each item with each stamp names the content written.
+    written = writes.drop_duplicates([*KEY, "updated_at"], keep="last")[
+        [*KEY, "updated_at", "fingerprint"]
+    ].astype(object)
+    items = view.snapshot_items
+    server = items[(items["holder"] == SERVER).to_numpy(dtype=bool) & items["live"].to_numpy()]
+    held = server[[*KEY, "updated_at", "fingerprint"]].astype(object)
+    pairs = held.merge(written, on=[*KEY, "updated_at"], suffixes=("", "_written"))
+    fingerprint = pairs["fingerprint_written"].to_numpy(dtype=object)
+    known = np.fromiter((f is not None for f in fingerprint), dtype=bool, count=len(fingerprint))
+    stamped = is_str(pairs["updated_at"])
+    other = pairs["fingerprint"].to_numpy(dtype=object) != fingerprint
+    return int(np.count_nonzero(known & stamped & other))
 
 
 def _queue_drops(view: View) -> int:
@@ -72,22 +79,38 @@ def _queue_drops(view: View) -> int:
 
 
 def catch_up_bytes(view: View) -> list[int]:
-    """Bytes each device received on each connection until its catch-up ended."""
-    frame = view.frame
-    received = frame[
-        (frame["kind"].isin([Kind.CONNECT.value, Kind.FRAME_RECV.value]))
-        & (frame["device"] != SERVER)
-    ]
-    totals: list[int] = []
-    open_: dict[str, int] = {}
-    for row in tuples(received):
-        if row.kind == Kind.CONNECT.value:
-            open_[row.device] = 0
-        elif row.device in open_:
-            open_[row.device] += int(row.bytes or 0)
-            if row.frame_type == "SYNC_RESPONSE" and row.reason == CATCH_UP_DONE:
-                totals.append(open_.pop(row.device))
-    return totals
+    """Bytes each device received on each connection until its catch-up ended: from a
+    CONNECT to the first SYNC_RESPONSE that ends a catch-up, in the order the catch-ups ended.
+    Worked out once per view (the metrics, then the key figures)."""
+    found = view.memo.get("catch_up_bytes")
+    if not isinstance(found, list):
+        found = view.memo["catch_up_bytes"] = _catch_up_bytes(view)
+    return list(found)
+
+
+def _catch_up_bytes(view: View) -> list[int]:
+    rows = view.of_kinds(Kind.CONNECT, Kind.FRAME_RECV)
+    rows = rows[(rows["device"] != SERVER).to_numpy(dtype=bool)]
+    device = rows["device"]
+    connect = (rows["kind"] == Kind.CONNECT.value).to_numpy(dtype=bool)
+    # Each device's rows from one connect to the next are one connection's.
+    conn = pd.Series(connect.astype(np.int64), index=rows.index).groupby(device).cumsum()
+    done = ((rows["frame_type"] == "SYNC_RESPONSE") & (rows["reason"] == CATCH_UP_DONE)).to_numpy(
+        dtype=bool
+    ) & ~connect
+    table = pd.DataFrame(
+        {
+            "device": device.to_numpy(dtype=object),
+            "conn": conn.to_numpy(),
+            "done": done,
+            "bytes": rows["bytes"].fillna(0).to_numpy(dtype=np.int64) * ~connect,
+        }
+    )[(conn > 0).to_numpy(dtype=bool)]
+    ended_before = table.groupby(["device", "conn"])["done"].cumsum() - table["done"]
+    counted = table[(ended_before == 0).to_numpy(dtype=bool)]
+    per_conn = counted.groupby(["device", "conn"], sort=False)
+    totals = per_conn["bytes"].cumsum()[counted["done"].to_numpy(dtype=bool)]
+    return [int(b) for b in totals]
 
 
 def frame_bytes_by_type(view: View) -> dict[str, dict[str, float]]:

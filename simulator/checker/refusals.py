@@ -17,7 +17,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.checker.view import View, tuples
+from simulator.checker.view import View, is_str, tuples
 from simulator.history import SERVER, Kind
 from simulator.protocol.kinds import MUTATIONS
 
@@ -36,20 +36,33 @@ class Refusal:
 
 
 class _Evidence:
-    """What shows the server took a frame, though its answer may not say so."""
+    """What shows the server took a frame, though its answer may not say so: read for the
+    items the conversations with an ERROR sent frames about, the only ones it is asked of."""
 
-    def __init__(self, view: View) -> None:
+    def __init__(self, view: View, items: set[str]) -> None:
         self.view = view
-        self.applied = {
-            (r.user, r.entity_type, r.entity_id, r.fingerprint) for r in tuples(view.applied)
-        }
-        frame = view.frame
-        received = frame[(frame["kind"] == Kind.FRAME_RECV.value) & frame["fingerprint"].notna()]
-        self.echoed = {
-            (r.device, r.entity_type, r.entity_id, r.fingerprint)
-            for r in tuples(received)
-            if r.device != SERVER
-        }
+        applied = view.applied[view.applied["entity_id"].isin(items)]
+        self.applied = set(
+            zip(
+                *(applied[c].tolist() for c in ("user", "entity_type", "entity_id", "fingerprint")),
+                strict=True,
+            )
+        )
+        received = view.rows(Kind.FRAME_RECV)
+        received = received[
+            received["fingerprint"].notna().to_numpy(dtype=bool)
+            & (received["device"] != SERVER).to_numpy(dtype=bool)
+            & received["entity_id"].isin(items).to_numpy(dtype=bool)
+        ]
+        self.echoed = set(
+            zip(
+                *(
+                    received[c].tolist()
+                    for c in ("device", "entity_type", "entity_id", "fingerprint")
+                ),
+                strict=True,
+            )
+        )
 
     def taken(self, send: Any) -> bool:
         item = (send.entity_type, send.entity_id, send.fingerprint)
@@ -62,13 +75,20 @@ class _Evidence:
 
 
 def _conversations(view: View) -> dict[tuple[str, str], list[Any]]:
-    """Per (device, connection), the requests it sent and the answers it got, in row order."""
-    frame = view.frame
+    """Per (device, connection) that got an ERROR, the requests it sent and the answers it
+    got, in row order: only an ERROR refuses anything."""
+    frame = view.of_kinds(Kind.FRAME_SENT, Kind.FRAME_RECV)
+    frame = frame[is_str(frame["conn"]) & (frame["device"] != SERVER).to_numpy(dtype=bool)]
     sent = (frame["kind"] == Kind.FRAME_SENT.value) & frame["frame_type"].isin(REQUESTS)
     got = (frame["kind"] == Kind.FRAME_RECV.value) & frame["frame_type"].isin(ANSWERS)
+    errors = frame[(got & (frame["frame_type"] == "ERROR")).to_numpy(dtype=bool)]
+    refused = set(zip(errors["device"].tolist(), errors["conn"].tolist(), strict=True))
     talk: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for row in tuples(frame[(sent | got) & (frame["device"] != SERVER)]):
-        if isinstance(row.conn, str):
+    if not refused:
+        return talk
+    near = frame["conn"].isin({conn for _, conn in refused}).to_numpy(dtype=bool)
+    for row in tuples(frame[(sent | got).to_numpy(dtype=bool) & near]):
+        if (row.device, row.conn) in refused:
             talk[(row.device, row.conn)].append(row)
     return talk
 
@@ -93,12 +113,13 @@ def _pop(waiting: deque[Any], answer: Any, evidence: _Evidence) -> tuple[Any, st
 
 def refusals(view: View) -> dict[str, Refusal]:
     """The latest refusal of each write a device sent, by write id."""
-    frame = view.frame
-    if not ((frame["kind"] == Kind.FRAME_RECV.value) & (frame["frame_type"] == "ERROR")).any():
+    conversations = _conversations(view)
+    if not conversations:
         return {}
-    evidence = _Evidence(view)
+    items = {r.entity_id for rows in conversations.values() for r in rows}
+    evidence = _Evidence(view, {i for i in items if isinstance(i, str)})
     found: dict[str, Refusal] = {}
-    for _, rows in sorted(_conversations(view).items()):
+    for _, rows in sorted(conversations.items()):
         waiting: deque[Any] = deque()
         for row in rows:
             if row.kind == Kind.FRAME_SENT.value:

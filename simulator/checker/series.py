@@ -11,9 +11,12 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
+
 from simulator.checker.findings import Finding
 from simulator.checker.lag import convergence
-from simulator.checker.view import View, tuples
+from simulator.checker.view import View, is_str, tuples
 from simulator.history import SERVER, Kind
 
 NO_CAUSE = "no cause named"
@@ -222,26 +225,30 @@ def bytes_per_write(view: View) -> list[WriteBytes]:
     server sent at the same instant it received that frame, before anything else happened on a
     device (the reference server answers a frame at once, so these rows follow it directly).
     """
-    sent: Counter[str] = Counter()
-    answered: Counter[str] = Counter()
-    answering: tuple[float, str] | None = None
     frame = view.frame
     wire = frame[
-        frame["kind"].isin([Kind.FRAME_SENT.value, Kind.FRAME_RECV.value])
-        | (frame["device"] != SERVER)
+        (
+            frame["kind"].isin([Kind.FRAME_SENT.value, Kind.FRAME_RECV.value])
+            | (frame["device"] != SERVER)
+        ).to_numpy(dtype=bool)
     ]
-    for row in tuples(wire):
-        at_server = row.device == SERVER
-        write_id = row.write_id if isinstance(row.write_id, str) else None
-        if row.kind == Kind.FRAME_SENT.value and not at_server and write_id:
-            sent[write_id] += int(row.bytes or 0)
-        if at_server and row.kind == Kind.FRAME_RECV.value:
-            answering = (float(row.t), write_id) if write_id else None
-        elif at_server and row.kind == Kind.FRAME_SENT.value:
-            if answering is not None and float(row.t) == answering[0]:
-                answered[answering[1]] += int(row.bytes or 0)
-        elif not at_server:
-            answering = None
+    at_server = (wire["device"] == SERVER).to_numpy(dtype=bool)
+    kind = wire["kind"].to_numpy(dtype=object)
+    received = at_server & (kind == Kind.FRAME_RECV.value)
+    written = is_str(wire["write_id"])
+    size = wire["bytes"].fillna(0).to_numpy(dtype=np.int64)
+    ids = wire["write_id"].to_numpy(dtype=object)
+    mine = (kind == Kind.FRAME_SENT.value) & ~at_server & written
+    sent = _sums(ids[mine], size[mine])
+    # The server answers a frame at once: what it sends at the instant it received a frame,
+    # before anything else happens on a device, answers that frame.
+    told = received | ~at_server
+    last = np.maximum.accumulate(np.where(told, np.arange(len(wire)), -1))
+    answer = at_server & (kind == Kind.FRAME_SENT.value) & (last >= 0)
+    source = last[answer]
+    times = wire["t"].to_numpy(dtype=float)
+    linked = received[source] & written[source] & (times[answer] == times[source])
+    answered = _sums(ids[source][linked], size[answer][linked])
     return [
         WriteBytes(
             str(w.write_id),
@@ -253,6 +260,15 @@ def bytes_per_write(view: View) -> list[WriteBytes]:
         )
         for w in tuples(view.writes)
     ]
+
+
+def _sums(ids: np.ndarray, sizes: np.ndarray) -> Counter[str]:
+    """Bytes summed by write id."""
+    totals: Counter[str] = Counter()
+    if len(ids):
+        summed = pd.Series(sizes).groupby(ids).sum()
+        totals.update({str(k): int(v) for k, v in zip(summed.index, summed.tolist(), strict=True)})
+    return totals
 
 
 def bytes_per_write_by_type(view: View) -> dict[str, float]:

@@ -193,25 +193,18 @@ def _broadcast(wire: Wire) -> Iterator[Finding]:
     """Every applied mutation reaches each other whole connection of its user that had its
     WELCOME before the mutation was sent."""
     acked = [c for c in wire.changes if len(c.rows) == 2]
-    times = wire.view.frame["t"]
-    sent_at = {c.rows: float(times.iloc[c.rows[0]]) for c in acked}
+    times = wire.view.frame["t"].to_numpy()
+    whole = [(conn, conn.first_down(), _last_told(conn)) for conn in wire.whole()]
     for change in sorted(acked, key=lambda c: c.rows):
         if wire.retry(change.message_id, change.rows[0]):
             continue
-        for conn in wire.whole():
+        sent_at = float(times[change.rows[0]])
+        for conn, welcome, last_told in whole:
             if conn.user != change.user or conn.conn_id == change.conn:
                 continue
-            welcome = conn.first_down()
-            if welcome is None or welcome.t >= sent_at[change.rows]:
+            if welcome is None or welcome.t >= sent_at:
                 continue
-            told = [
-                r
-                for r in conn.down
-                if r.entity_id == change.entity_id
-                and r.frame_type in MUTATION_NAMES
-                and r.t >= sent_at[change.rows]
-            ]
-            if not told:
+            if last_told.get(change.entity_id, float("-inf")) < sent_at:
                 summary = (
                     f"{conn.conn_id} never heard of the change to {change.entity_id} "
                     f"acknowledged on {change.conn}"
@@ -222,9 +215,19 @@ def _broadcast(wire: Wire) -> Iterator[Finding]:
                     user=change.user,
                     entity=(change.entity_type, change.entity_id),
                     devices=(conn.device,),
-                    t=sent_at[change.rows],
+                    t=sent_at,
                     rows=change.rows,
                 )
+
+
+def _last_told(conn: Conn) -> dict[object, float]:
+    """When the connection last heard of each item by a mutation frame: it heard of a change
+    sent at `t` if and only if this is at or after `t`."""
+    last: dict[object, float] = {}
+    for row in conn.down:
+        if row.frame_type in MUTATION_NAMES:
+            last[row.entity_id] = max(float(row.t), last.get(row.entity_id, float("-inf")))
+    return last
 
 
 def _refused_unchanged(wire: Wire) -> Iterator[Finding]:
@@ -240,10 +243,8 @@ def _refused_unchanged(wire: Wire) -> Iterator[Finding]:
             held = wire.view.server.get(key)
             spread = [
                 r
-                for other in wire.conns.values()
-                if other.user == conn.user and other is not conn
-                for r in other.down
-                if r.fingerprint == sent.fingerprint and r.t >= sent.t
+                for other, r in wire.received(conn.user, sent.fingerprint)
+                if other is not conn and r.t >= sent.t
             ]
             if spread or (held is not None and held.live and held.fingerprint == sent.fingerprint):
                 where = "broadcast" if spread else "stored"

@@ -14,6 +14,7 @@ frame but PING gets exactly one SYNC_RESPONSE or ERROR, first in, first out.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from simulator.checker.view import View, tuples
 from simulator.history import RUN_ENDED, SERVER, Kind
 from simulator.protocol.codec import FrameType
-from simulator.protocol.kinds import MUTATIONS, kind_of_frame
+from simulator.protocol.kinds import KINDS, MUTATIONS, kind_of_frame
 
 # A frame sent this long (scenario seconds) before the run's last row may still be unanswered
 # in a simulated run, which ends at a moment, not when the wire is quiet (a live run waits for
@@ -30,6 +31,10 @@ ANSWER_WAIT = 60.0
 ANSWERS = frozenset({FrameType.SYNC_RESPONSE.value, FrameType.ERROR.value})
 MUTATION_NAMES = frozenset(t.value for t in MUTATIONS)
 APPLIED = "Mutation applied"
+# By name, looked up where calling the enum for every frame cost a tenth of a check.
+_FRAME_TYPES = {t.value: t for t in FrameType}
+# Each kind's delete frames, built once: `EntityKind.deletes` builds its set on every call.
+_DELETES_OF = {k.name: k.deletes for k in KINDS}
 CAUGHT_UP = "Sync complete"
 
 
@@ -75,17 +80,22 @@ class Conn:
     ended: Any | None = None  # the DISCONNECT row
     keepalive: dict[str, list[int]] = field(default_factory=dict)
     whole: bool = False
+    _pairs: list[Pair] | None = field(default=None, repr=False)
 
     @property
     def answers(self) -> list[Any]:
         return [r for r in self.down if r.frame_type in ANSWERS]
 
     def pairs(self) -> list[Pair]:
-        """Each frame sent with its answer, by order (whole connections only)."""
-        answers = self.answers
-        return [
-            Pair(sent, answers[i] if i < len(answers) else None) for i, sent in enumerate(self.up)
-        ]
+        """Each frame sent with its answer, by order (whole connections only). Paired once:
+        the rows are all in by the time a rule asks."""
+        if self._pairs is None:
+            answers = self.answers
+            self._pairs = [
+                Pair(sent, answers[i] if i < len(answers) else None)
+                for i, sent in enumerate(self.up)
+            ]
+        return self._pairs
 
     def first_down(self) -> Any | None:
         """The first frame the server sent on it, received or lost."""
@@ -122,6 +132,7 @@ class Wire:
         self.profile: dict[str, Any] = dict(view.meta.get("profile") or {})
         self.end = float(view.frame["t"].max()) if len(view.frame) else 0.0
         self.conns: dict[str, Conn] = {}
+        self._received: dict[tuple[str, object], list[tuple[Conn, Any]]] | None = None
         self._index()
         # Where each messageId first left a device: a later frame under it is a retry.
         self.first_sent: dict[str, int] = {}
@@ -167,6 +178,16 @@ class Wire:
             faithful = bool((devices.get(conn.device) or {}).get("faithful_link", False))
             open_at_end = conn.ended is None or conn.ended.reason == RUN_ENDED
             conn.whole = faithful and open_at_end and not conn.lost
+
+    def received(self, user: str, fingerprint: object) -> list[tuple[Conn, Any]]:
+        """Every frame a connection of the user received carrying this content, by connection
+        (in the order they were first seen), then in the order received."""
+        if self._received is None:
+            self._received = defaultdict(list)
+            for conn in self.conns.values():
+                for row in conn.down:
+                    self._received[(conn.user, row.fingerprint)].append((conn, row))
+        return self._received.get((user, fingerprint), [])
 
     def whole(self) -> Iterator[Conn]:
         return (c for c in self.conns.values() if c.whole)
@@ -231,7 +252,8 @@ def _newness(change: Change) -> tuple[int, float]:
 def _change(conn: Conn, about: Any, told: Any, seq: int | None, message_id: object) -> Change:
     """A change from the frame `about` the item (the mutation sent, or the broadcast) and the
     frame `told` that said it was applied (its acknowledgement, or the broadcast itself)."""
-    owner = kind_of_frame(FrameType(about.frame_type))
+    frame_type = _FRAME_TYPES[about.frame_type]
+    owner = kind_of_frame(frame_type)
     assert owner is not None
     rows = (int(about.Index),) if about is told else (int(about.Index), int(told.Index))
     return Change(
@@ -240,7 +262,7 @@ def _change(conn: Conn, about: Any, told: Any, seq: int | None, message_id: obje
         message_id if isinstance(message_id, str) else None,
         owner.name,
         str(about.entity_id),
-        FrameType(about.frame_type) in owner.deletes,
+        frame_type in _DELETES_OF[owner.name],
         seq,
         detail(told).get("at"),
         float(told.t),

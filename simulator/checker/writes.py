@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from simulator.checker.findings import Finding
 from simulator.checker.names import Anomaly
 from simulator.checker.refusals import Refusal, refusals
-from simulator.checker.view import Held, Key, View, tuples
-from simulator.history import NOT_SENT, Kind
+from simulator.checker.view import KEY, Held, Key, View, equal, same_text, tuples
+from simulator.history import NOT_SENT, SERVER, Kind
 from simulator.protocol.timefmt import parse_iso_z
 
 _QUEUE_CAUSES = {
@@ -40,35 +41,14 @@ class WriteJudge:
     def __init__(self, view: View) -> None:
         self.view = view
         self.rule = str(view.meta.get("profile", {}).get("lww", "updated_at"))
-        self.by_fingerprint: dict[tuple[str, str, str, str], Any] = {
-            (r.user, r.entity_type, r.entity_id, r.fingerprint): r
-            for r in tuples(view.writes)
-            if isinstance(r.fingerprint, str)
-        }
-        self.by_stamp: dict[tuple[str, str, str, str], Any] = {
-            (r.user, r.entity_type, r.entity_id, r.updated_at): r
-            for r in tuples(view.writes)
-            if isinstance(r.updated_at, str)
-        }
-        self.sent = _group_rows(view.frames_sent, "write_id")
-        # Only frames that left the device count as lost in flight; a frame refused for want of
-        # an open connection was never sent at all.
-        lost = view.frames_lost
-        self.lost = _group_rows(lost[lost["reason"] != NOT_SENT], "write_id")
-        self.unsent = _group_rows(lost[lost["reason"] == NOT_SENT], "write_id")
-        self.queue = _group_rows(view.queue, "write_id")
         self.refused = refusals(view)
-        self.applied: dict[tuple[str, str, str, str | None], int] = {
-            (r.user, r.entity_type, r.entity_id, r.fingerprint if r.op == "write" else None): int(
-                r.Index
-            )
-            for r in tuples(view.applied)
-        }
 
     def failed_writes(self) -> list[Finding]:
         """Writes localStorage refused (quota), unless a later write to the item superseded."""
         failed = self.view.rows(Kind.WRITE_FAILED)
-        last = self.view.writes.groupby(["user", "entity_type", "entity_id"])["t"].max().to_dict()
+        if failed.empty:
+            return []
+        last = self.view.writes.groupby(KEY)["t"].max().to_dict()
         found = []
         for row in tuples(failed):
             if last.get((row.user, row.entity_type, row.entity_id), -1.0) > row.t:
@@ -89,14 +69,53 @@ class WriteJudge:
         return found
 
     def findings(self) -> list[Finding]:
+        """Each item's last write, judged; only those the server does not plainly hold (and
+        deletes, which may have come back) are looked at one by one, in item order."""
         found: list[Finding] = self.failed_writes()
-        writes = self.view.writes
-        for key, group in writes.groupby(["user", "entity_type", "entity_id"], sort=True):
-            last = list(tuples(group))[-1]
-            finding = self._judge(tuple(key), last)  # type: ignore[arg-type]
+        doubtful = _doubtful_last_writes(self.view)
+        if doubtful.empty:
+            return found
+        self._index(doubtful)
+        for last in tuples(doubtful):
+            key = (last.user, last.entity_type, last.entity_id)
+            finding = self._judge(key, last)
             if finding is not None:
                 found.append(finding)
         return found
+
+    def _index(self, doubtful: pd.DataFrame) -> None:
+        """The lookups `_judge` needs, over the rows of the doubtful items only: their writes
+        (the winner of a lost item is one of them), and those writes' frames and queue rows."""
+        view = self.view
+        items = set(
+            zip(doubtful["user"], doubtful["entity_type"], doubtful["entity_id"], strict=True)
+        )
+        writes = view.writes[_of_items(view.writes, items)]
+        self.by_fingerprint: dict[tuple[str, str, str, str], Any] = {
+            (r.user, r.entity_type, r.entity_id, r.fingerprint): r
+            for r in tuples(writes)
+            if isinstance(r.fingerprint, str)
+        }
+        self.by_stamp: dict[tuple[str, str, str, str], Any] = {
+            (r.user, r.entity_type, r.entity_id, r.updated_at): r
+            for r in tuples(writes)
+            if isinstance(r.updated_at, str)
+        }
+        ids = writes["write_id"]
+        self.sent = _group_rows(_of_writes(view.frames_sent, ids), "write_id")
+        # Only frames that left the device count as lost in flight; a frame refused for want of
+        # an open connection was never sent at all.
+        lost = _of_writes(view.frames_lost, ids)
+        self.lost = _group_rows(lost[lost["reason"] != NOT_SENT], "write_id")
+        self.unsent = _group_rows(lost[lost["reason"] == NOT_SENT], "write_id")
+        self.queue = _group_rows(_of_writes(view.queue, ids), "write_id")
+        applied = view.applied[_of_items(view.applied, items)]
+        self.applied: dict[tuple[str, str, str, str | None], int] = {
+            (r.user, r.entity_type, r.entity_id, r.fingerprint if r.op == "write" else None): int(
+                r.Index
+            )
+            for r in tuples(applied)
+        }
 
     def _judge(self, key: Key, last: Any) -> Finding | None:
         held = self.view.server.get(key)
@@ -243,6 +262,38 @@ class WriteJudge:
         if held is not None:
             rows.append(held.row)
         return tuple(sorted(rows))
+
+
+def _doubtful_last_writes(view: View) -> pd.DataFrame:
+    """Each item's last write in true time, in item order, unless it is no delete and the
+    server's final snapshot holds it (by content, or failing that by stamp): those need no
+    second look. Keeps the writes' row numbers as the index."""
+    writes = view.writes.dropna(subset=KEY)
+    last = writes.drop_duplicates(KEY, keep="last").sort_values(KEY, kind="stable")
+    server = view.snapshot_items[view.snapshot_items["holder"] == SERVER]
+    held = last[KEY].merge(server, how="left", on=KEY)
+    live = held["live"].fillna(False).to_numpy(dtype=bool)
+    holds = live & (
+        equal(last["fingerprint"], held["fingerprint"])
+        | same_text(last["updated_at"], held["updated_at"])
+    )
+    doubtful: pd.DataFrame = last[~holds | (last["op"] == "delete").to_numpy(dtype=bool)]
+    return doubtful
+
+
+def _of_items(frame: pd.DataFrame, items: set[tuple[str, str, str]]) -> np.ndarray:
+    """Which rows are about one of these items (user, entity type, entity id)."""
+    near = frame["entity_id"].isin({item[2] for item in items}).to_numpy(dtype=bool)
+    exact = np.zeros(len(frame), dtype=bool)
+    keys = zip(
+        frame["user"][near], frame["entity_type"][near], frame["entity_id"][near], strict=True
+    )
+    exact[np.flatnonzero(near)] = [key in items for key in keys]
+    return exact
+
+
+def _of_writes(frame: pd.DataFrame, write_ids: pd.Series) -> pd.DataFrame:
+    return frame[frame["write_id"].isin(write_ids.dropna())]
 
 
 def _group_rows(frame: pd.DataFrame, column: str) -> dict[str, list[Any]]:

@@ -21,6 +21,7 @@ from simulator.report.plots import (
     _weighted_cdf,
     lag_axis,
 )
+from simulator.report.thin import Thinning
 
 _SIDE_STYLES = (
     {"color": "#7f8c8d", "linestyle": "--", "linewidth": 2.0},
@@ -69,7 +70,9 @@ def overlay_frame_size_cdf(sides: Sequence[SideSeries]) -> Figure | None:
         values, weights = side.frame_sizes
         if values:
             x, y = _weighted_cdf(values, weights)
-            _step_cdf(axes, x, y, label=f"{side.label}: {len(values):,} frames", **style)
+            _step_cdf(
+                axes, x, y, Thinning(), label=f"{side.label}: {len(values):,} frames", **style
+            )
     for limit in sorted({s.limit for s in sides if s.limit}):
         axes.axvline(limit, color="#c0392b", linestyle=":", label=f"limit {_size_label(limit)}")
     axes.set_xscale("log")
@@ -99,6 +102,7 @@ def overlay_lag_cdf(sides: Sequence[SideSeries]) -> Figure | None:
             axes,
             x,
             y,
+            Thinning(),
             label=f"{side.label}: {len(drawn)} writes, p95 {p95}, "
             f"{side.unconverged} never converged",
             **style,

@@ -17,8 +17,10 @@ from typing import Any
 import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
+from matplotlib.transforms import Bbox
 
 from simulator.checker import series
 from simulator.checker.expectations import Expectation
@@ -26,7 +28,8 @@ from simulator.checker.findings import Finding
 from simulator.checker.names import Anomaly, anomaly_info, anomaly_order
 from simulator.checker.view import View
 from simulator.history import SERVER, Kind
-from simulator.report import fmt
+from simulator.report import fmt, thin
+from simulator.report.thin import Thinning
 
 DAY = 86_400.0
 HOUR = 3_600.0
@@ -82,26 +85,58 @@ class Plot:
 # -- output ----------------------------------------------------------------------------------
 
 
-def png_bytes(figure: Figure) -> bytes:
+Box = Bbox | str  # where savefig crops: a box in inches, or "tight" to work it out
+
+
+def png_bytes(figure: Figure, box: Box = "tight") -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    figure.savefig(
+        buffer,
+        format="png",
+        dpi=110,
+        bbox_inches=box,
+        metadata={"Software": None},
+        # zlib's fastest level: a third of the time of its default, for files a quarter larger.
+        pil_kwargs={"compress_level": 1},
+    )
     return buffer.getvalue()
 
 
-def svg_bytes(figure: Figure) -> bytes:
+def svg_bytes(figure: Figure, box: Box = "tight") -> bytes:
     """SVG with fixed element ids and no date, so the same run gives the same file."""
     buffer = io.BytesIO()
     with matplotlib.rc_context({"svg.hashsalt": "syncsim", "svg.fonttype": "none"}):
-        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+        figure.savefig(buffer, format="svg", bbox_inches=box, metadata={"Date": None})
     return buffer.getvalue()
 
 
+def tight_box(figure: Figure) -> Bbox:
+    """The box `bbox_inches="tight"` crops to, worked out once for a figure saved twice: each
+    savefig would lay the whole figure out again to find it."""
+    renderer = FigureCanvasAgg(figure).get_renderer()  # type: ignore[no-untyped-call]
+    figure.draw_without_rendering()
+    box: Bbox = figure.get_tightbbox(renderer).padded(matplotlib.rcParams["savefig.pad_inches"])
+    return box
+
+
 def _plot(
-    name: str, title: str, caption: str, figure: Figure | None, skipped: str, svg: bool = False
+    name: str,
+    title: str,
+    caption: str,
+    figure: Figure | None,
+    skipped: str,
+    svg: bool = False,
+    thinning: Thinning | None = None,
 ) -> Plot:
+    """A plot's files; `thinning` is what building `figure` thinned, told in the caption."""
+    if thinning is not None:
+        caption += thinning.note()
     if figure is None:
         return Plot(name, title, caption, skipped=skipped)
-    return Plot(name, title, caption, png_bytes(figure), svg_bytes(figure) if svg else None)
+    if not svg:
+        return Plot(name, title, caption, png_bytes(figure))
+    box = tight_box(figure)
+    return Plot(name, title, caption, png_bytes(figure, box), svg_bytes(figure, box))
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -166,10 +201,19 @@ def _legend_below(axes: Axes, ncol: int = 5) -> None:
 
 
 def _span_bars(
-    axes: Axes, spans: Iterable[series.Span], scale: float, y: float, height: float, **style: Any
+    axes: Axes,
+    spans: Iterable[series.Span],
+    scale: float,
+    y: float,
+    height: float,
+    thinning: Thinning,
+    **style: Any,
 ) -> None:
     """Spans as horizontal bars centred on `y`; nothing (and no legend entry) when empty."""
-    bars = [(s.start / scale, max(s.end - s.start, 0.0) / scale) for s in spans]
+    given = list(spans)
+    kept = thin.spans([s.start for s in given], [s.end for s in given])
+    thinning.record(f"{style.get('label', 'span')} spans", len(given), len(kept))
+    bars = [(start / scale, max(stop - start, 0.0) / scale) for start, stop in kept]
     if bars:
         axes.broken_barh(bars, (y - height / 2, height), **style)
 
@@ -187,9 +231,30 @@ def _weighted_cdf(
     return x, np.cumsum(w) / w.sum()
 
 
-def _step_cdf(axes: Axes, x: np.ndarray, y: np.ndarray, **style: Any) -> None:
+def _step_cdf(axes: Axes, x: np.ndarray, y: np.ndarray, thinning: Thinning, **style: Any) -> None:
     """An empirical CDF as a step line that starts at 0 left of the smallest value."""
+    kept = thin.cdf(y)
+    thinning.record(f"{style.get('label', 'CDF')} (CDF points)", len(y), len(kept))
+    x, y = x[kept], y[kept]
     axes.step(np.concatenate([[x[0]], x]), np.concatenate([[0.0], y]), where="post", **style)
+
+
+def log_scale(axes: Axes, *, x: bool = False, y: bool = False) -> None:
+    """Log scales ticked at each power of ten and labelled in plain numbers (`100`, `10,000`).
+    Matplotlib's own labels (10 to a power, typeset as TeX) cost most of the time of saving a
+    plot, and its unlabelled minor ticks (eight a decade) a quarter of what was left."""
+    chosen = ([axes.xaxis] if x else []) + ([axes.yaxis] if y else [])
+    if x:
+        axes.set_xscale("log")
+    if y:
+        axes.set_yscale("log")
+    for axis in chosen:
+        axis.set_major_formatter(FuncFormatter(_plain_number))
+        axis.set_minor_locator(NullLocator())
+
+
+def _plain_number(value: float, _position: object = None) -> str:
+    return f"{value:,.0f}" if value >= 1 else f"{value:g}"
 
 
 def _size_label(value: float) -> str:
@@ -202,7 +267,8 @@ def _size_label(value: float) -> str:
 # -- the device timeline ---------------------------------------------------------------------
 
 
-def timeline(view: View, findings: Sequence[Finding]) -> Figure:
+def timeline(view: View, findings: Sequence[Finding], thinning: Thinning | None = None) -> Figure:
+    thinning = Thinning() if thinning is None else thinning
     end, settle = series.end_of(view), _settle(view)
     outages = series.outage_spans(view)
     marks = series.anomaly_marks(findings, end)
@@ -217,11 +283,18 @@ def timeline(view: View, findings: Sequence[Finding]) -> Figure:
     frame = view.frame
     for y, device in enumerate(rows):
         if device == SERVER:
-            _span_bars(axes, outages, scale, y, 0.7, color=_OUTAGE, label="server down")
+            _span_bars(axes, outages, scale, y, 0.7, thinning, color=_OUTAGE, label="server down")
             continue
         rows_of = frame[frame["device"] == device]
         _span_bars(
-            axes, offline.get(device, []), scale, y, 0.7, color=_OFFLINE, label="network offline"
+            axes,
+            offline.get(device, []),
+            scale,
+            y,
+            0.7,
+            thinning,
+            color=_OFFLINE,
+            label="network offline",
         )
         for label, hatch in (("both", "////"), ("up", "\\\\"), ("down", "..")):
             cut = [s for s in partitions.get(device, []) if s.label == label]
@@ -231,6 +304,7 @@ def timeline(view: View, findings: Sequence[Finding]) -> Figure:
                 scale,
                 y,
                 0.7,
+                thinning,
                 facecolor="none",
                 edgecolor=_PARTITION,
                 hatch=hatch,
@@ -238,10 +312,17 @@ def timeline(view: View, findings: Sequence[Finding]) -> Figure:
                 label=f"partitioned ({label})" if label != "both" else "partitioned (both ways)",
             )
         _span_bars(
-            axes, connected.get(device, []), scale, y, 0.14, color=_CONNECTED, label="connected"
+            axes,
+            connected.get(device, []),
+            scale,
+            y,
+            0.14,
+            thinning,
+            color=_CONNECTED,
+            label="connected",
         )
-        _events(axes, rows_of, y, scale)
-    _anomaly_marks(axes, marks, rows, scale)
+        _events(axes, rows_of, y, scale, thinning)
+    _anomaly_marks(axes, marks, rows, scale, thinning)
     axes.set_yticks(range(len(rows)), rows)
     axes.set_ylim(len(rows) - 0.4, -0.6)  # first device on top
     axes.set_ylabel("device")
@@ -253,13 +334,17 @@ def timeline(view: View, findings: Sequence[Finding]) -> Figure:
     return figure
 
 
-def _scatter(axes: Axes, times: Iterable[float], y: float, scale: float, **style: Any) -> None:
-    at = np.asarray(list(times), dtype=float) / scale
+def _scatter(
+    axes: Axes, times: Iterable[float], y: float, scale: float, thinning: Thinning, **style: Any
+) -> None:
+    every = np.asarray(list(times), dtype=float)
+    at = every[thin.marks(every)] / scale
+    thinning.record(f"{style.get('label', 'marks')} marks", len(every), len(at))
     if len(at):
         axes.scatter(at, np.full(len(at), y), **style)
 
 
-def _events(axes: Axes, rows: object, y: int, scale: float) -> None:
+def _events(axes: Axes, rows: object, y: int, scale: float, thinning: Thinning) -> None:
     import pandas as pd
 
     assert isinstance(rows, pd.DataFrame)
@@ -271,6 +356,7 @@ def _events(axes: Axes, rows: object, y: int, scale: float) -> None:
             writes[writes["op"] == op]["t"],
             y - 0.24,
             scale,
+            thinning,
             marker="|",
             s=90,
             color=colour,
@@ -278,18 +364,35 @@ def _events(axes: Axes, rows: object, y: int, scale: float) -> None:
         )
     syncs = rows[(kinds == Kind.FRAME_SENT.value) & (rows["frame_type"] == "SYNC_REQUEST")]
     _scatter(
-        axes, syncs["t"], y + 0.24, scale, marker="v", s=28, color="#4040b0", label="SYNC_REQUEST"
+        axes,
+        syncs["t"],
+        y + 0.24,
+        scale,
+        thinning,
+        marker="v",
+        s=28,
+        color="#4040b0",
+        label="SYNC_REQUEST",
     )
     reloads = rows[kinds == Kind.RELOAD.value]
     crashed = reloads["reason"] == "crash"
     _scatter(
-        axes, reloads[~crashed]["t"], y, scale, marker="*", s=140, color="#8a2be2", label="reload"
+        axes,
+        reloads[~crashed]["t"],
+        y,
+        scale,
+        thinning,
+        marker="*",
+        s=140,
+        color="#8a2be2",
+        label="reload",
     )
     _scatter(
         axes,
         reloads[crashed]["t"],
         y,
         scale,
+        thinning,
         marker="*",
         s=160,
         color="#f1c40f",
@@ -302,6 +405,7 @@ def _events(axes: Axes, rows: object, y: int, scale: float) -> None:
         rows[kinds == Kind.WIPE.value]["t"],
         y,
         scale,
+        thinning,
         marker="D",
         s=50,
         color="#000000",
@@ -310,7 +414,11 @@ def _events(axes: Axes, rows: object, y: int, scale: float) -> None:
 
 
 def _anomaly_marks(
-    axes: Axes, marks: Sequence[tuple[str, str, float, bool]], rows: Sequence[str], scale: float
+    axes: Axes,
+    marks: Sequence[tuple[str, str, float, bool]],
+    rows: Sequence[str],
+    scale: float,
+    thinning: Thinning,
 ) -> None:
     index = {device: y for y, device in enumerate(rows)}
     kinds = anomaly_order({anomaly for _, anomaly, _, _ in marks})
@@ -324,10 +432,14 @@ def _anomaly_marks(
             ]
             if not chosen:
                 continue
-            x, y = zip(*chosen, strict=True)
+            x, y = (np.asarray(v, dtype=float) for v in zip(*chosen, strict=True))
+            kept = np.concatenate(
+                [np.flatnonzero(y == row)[thin.marks(x[y == row])] for row in np.unique(y)]
+            )
+            thinning.record(f"{anomaly} marks", len(x), len(kept))
             axes.scatter(
-                np.asarray(x) / scale,
-                y,
+                x[kept] / scale,
+                y[kept],
                 marker="X" if at_end else "x",
                 s=70 if at_end else 60,
                 color=anomaly_info(anomaly).colour,
@@ -340,7 +452,8 @@ def _anomaly_marks(
 # -- outbox depth ----------------------------------------------------------------------------
 
 
-def outbox_depth(view: View) -> Figure:
+def outbox_depth(view: View, thinning: Thinning | None = None) -> Figure:
+    thinning = Thinning() if thinning is None else thinning
     end, settle = series.end_of(view), _settle(view)
     depth = series.outbox_depth(view)
     losses = series.queue_losses(view)
@@ -355,13 +468,18 @@ def outbox_depth(view: View) -> Figure:
         if not points:
             axes.plot([0, end / scale], [0, 0], color=colour, label=f"{device} (never queued)")
             continue
-        t = [0.0] + [p[0] for p in points] + [end]
-        d = [0] + [p[1] for p in points] + [points[-1][1]]
-        top = max(top, *d)
-        axes.step(np.asarray(t) / scale, d, where="post", color=colour, label=device)
+        t = np.asarray([0.0] + [p[0] for p in points] + [end])
+        d = np.asarray([0] + [p[1] for p in points] + [points[-1][1]])
+        top = max(top, int(d.max()))
+        kept = thin.line(t, d)
+        thinning.record("outbox depth points", len(t), len(kept))
+        axes.step(t[kept] / scale, d[kept], where="post", color=colour, label=device)
     # After every device's line, so the legend lists the devices first, then the drops.
     for device in series.devices(view):
-        for loss in losses.get(device, []):
+        every = losses.get(device, [])
+        kept = thin.marks(np.asarray([loss.t for loss in every], dtype=float))
+        thinning.record("drops marked", len(every), len(kept))
+        for loss in (every[i] for i in kept):
             axes.scatter(
                 [loss.t / scale],
                 [loss.depth],
@@ -514,20 +632,25 @@ def frame_size_histogram(view: View, bounds: Sequence[SizeBound] = ()) -> Figure
         return None
     every = [s for g in groups for s in g.sizes]
     top = max([*every, *(b.value for b in bounds)]) * 1.5
-    bins = [float(b) for b in np.geomspace(max(1.0, min(every) / 1.5), top, 48)]
+    edges = np.geomspace(max(1.0, min(every) / 1.5), top, 48)
     figure = Figure(figsize=(11, 4.6))
     axes = figure.add_subplot()
-    axes.hist(
-        [g.sizes for g in groups],
-        bins=bins,
-        weights=[g.weights for g in groups],
-        stacked=True,
-        label=[g.label for g in groups],
-        color=[g.group.colour for g in groups],
-    )
+    # One filled outline per group, stacked: what a stacked `hist` draws, in one artist per
+    # group instead of one per bar.
+    bottom = np.zeros(len(edges) - 1)
+    for group in groups:
+        counts, _ = np.histogram(group.sizes, bins=edges, weights=group.weights)
+        axes.stairs(
+            bottom + counts,
+            edges,
+            baseline=bottom,
+            fill=True,
+            color=group.group.colour,
+            label=group.label,
+        )
+        bottom = bottom + counts
     _draw_bounds(axes, bounds)
-    axes.set_xscale("log")
-    axes.set_yscale("log")
+    log_scale(axes, x=True, y=True)
     axes.set_xlabel("frame size (bytes, log scale)")
     axes.set_ylabel("frames (count, log scale)")
     axes.set_title("Frame sizes by group: every frame sent by devices and the server (stacked)")
@@ -535,7 +658,10 @@ def frame_size_histogram(view: View, bounds: Sequence[SizeBound] = ()) -> Figure
     return figure
 
 
-def frame_size_cdf(view: View, bounds: Sequence[SizeBound] = ()) -> Figure | None:
+def frame_size_cdf(
+    view: View, bounds: Sequence[SizeBound] = (), thinning: Thinning | None = None
+) -> Figure | None:
+    thinning = Thinning() if thinning is None else thinning
     groups = grouped_frame_sizes(view)
     if not groups:
         return None
@@ -550,6 +676,7 @@ def frame_size_cdf(view: View, bounds: Sequence[SizeBound] = ()) -> Figure | Non
             axes,
             x,
             y,
+            thinning,
             color=style.colour,
             linestyle=style.linestyle,
             linewidth=style.linewidth,
@@ -564,13 +691,14 @@ def frame_size_cdf(view: View, bounds: Sequence[SizeBound] = ()) -> Figure | Non
             axes,
             x,
             y,
+            thinning,
             color="#000000",
             linewidth=2.4,
             alpha=0.8,
             label=f"every frame but keep-alives ({sum(data_weights):,.0f})",
         )
     _draw_bounds(axes, bounds)
-    axes.set_xscale("log")
+    log_scale(axes, x=True)
     axes.set_ylim(0, 1.02)
     axes.set_xlabel("frame size (bytes, log scale)")
     axes.set_ylabel("share of frames at or below (fraction)")
@@ -590,11 +718,12 @@ def lag_axis(axes: Axes, lags: Sequence[float]) -> None:
     high = max(lags, default=1.0)
     ticks = [(v, t) for v, t in _LAG_TICKS if low / 10 <= v <= high * 10]
     axes.set_xticks([v for v, _ in ticks], [t for _, t in ticks])
-    axes.xaxis.set_minor_formatter(FuncFormatter(lambda _v, _p: ""))
+    axes.xaxis.set_minor_locator(NullLocator())  # see log_scale
     axes.set_xlim(low / 2, high * 2)
 
 
-def convergence_lag_cdf(view: View) -> tuple[Figure | None, str]:
+def convergence_lag_cdf(view: View, thinning: Thinning | None = None) -> tuple[Figure | None, str]:
+    thinning = Thinning() if thinning is None else thinning
     lags, unconverged = series.convergence_lags(view)
     if not lags:
         return None, (
@@ -605,7 +734,9 @@ def convergence_lag_cdf(view: View) -> tuple[Figure | None, str]:
     axes = figure.add_subplot()
     drawn = np.maximum(np.asarray(lags, dtype=float), LAG_FLOOR)
     x, y = _weighted_cdf(list(drawn), [1.0] * len(drawn))
-    _step_cdf(axes, x, y, color="#1f618d", linewidth=2, label=f"{len(lags)} converged writes")
+    _step_cdf(
+        axes, x, y, thinning, color="#1f618d", linewidth=2, label=f"{len(lags)} converged writes"
+    )
     for q, style in ((50, ":"), (95, "--")):
         value = float(np.percentile(lags, q))
         axes.axvline(
@@ -665,7 +796,8 @@ def anomalies(findings: Sequence[Finding]) -> Figure:
 # -- bytes per logical change ----------------------------------------------------------------
 
 
-def bytes_per_change(view: View) -> Figure | None:
+def bytes_per_change(view: View, thinning: Thinning | None = None) -> Figure | None:
+    thinning = Thinning() if thinning is None else thinning
     per_write = series.bytes_per_write(view)
     if not per_write:
         return None
@@ -678,9 +810,13 @@ def bytes_per_change(view: View) -> Figure | None:
     for op, colour in _OP_COLOURS.items():
         mine = [w for w in per_write if w.op == op]
         if mine:
+            t = np.asarray([w.t for w in mine])
+            total = np.asarray([w.total for w in mine], dtype=float)
+            kept = thin.line(t, total)
+            thinning.record("write costs", len(t), len(kept))
             left.scatter(
-                np.asarray([w.t for w in mine]) / scale,
-                [w.total for w in mine],
+                t[kept] / scale,
+                total[kept],
                 s=16,
                 color=colour,
                 label=f"{op} ({len(mine)})",
@@ -717,12 +853,25 @@ def bytes_per_change(view: View) -> Figure | None:
 # -- every plot of a report ------------------------------------------------------------------
 
 
+# Every plot of a report, by file stem, in the order the report shows them.
+PLOT_NAMES = (
+    "timeline",
+    "outbox_depth",
+    "frame_size_cdf",
+    "frame_sizes",
+    "convergence_lag_cdf",
+    "anomalies",
+    "bytes_per_change",
+)
+
+
 def report_plots(
     view: View, findings: Sequence[Finding], bounds: Sequence[SizeBound] = ()
 ) -> list[Plot]:
     """Every plot of a report; `bounds` are the frame-size bounds the scenario gates
     (`gated_frame_bounds`), drawn on the frame-size plots."""
-    lag_figure, lag_skipped = convergence_lag_cdf(view)
+    thinned = {name: Thinning() for name in PLOT_NAMES}
+    lag_figure, lag_skipped = convergence_lag_cdf(view, thinned["convergence_lag_cdf"])
     drawn = (
         "the dashed red line is the bound the scenario gates ("
         + "; ".join(b.label.removeprefix("gate: ") for b in bounds)
@@ -741,9 +890,10 @@ def report_plots(
             "frame involved (filled: found in the final snapshot, at the right edge). The "
             "settle phase is shaded grey where it is wide enough to see, else named under the "
             "axis.",
-            timeline(view, findings),
+            timeline(view, findings, thinned["timeline"]),
             "",
             svg=True,
+            thinning=thinned["timeline"],
         ),
         _plot(
             "outbox_depth",
@@ -751,8 +901,9 @@ def report_plots(
             "Items in each device's outbox over time, from every queue change; red triangles "
             "mark items dropped (expired, cap, retries) or lost (reload, wipe), at the depth "
             "the outbox had just before, with how many went and why.",
-            outbox_depth(view),
+            outbox_depth(view, thinned["outbox_depth"]),
             "",
+            thinning=thinned["outbox_depth"],
         ),
         _plot(
             "frame_size_cdf",
@@ -763,9 +914,10 @@ def report_plots(
             "dotted grey); the black curve is every frame but keep-alives; "
             + drawn
             + ". Frame counts per type in the legend.",
-            frame_size_cdf(view, bounds),
+            frame_size_cdf(view, bounds, thinned["frame_size_cdf"]),
             "no frame was sent",
             svg=True,
+            thinning=thinned["frame_size_cdf"],
         ),
         _plot(
             "frame_sizes",
@@ -784,6 +936,7 @@ def report_plots(
             lag_figure,
             lag_skipped,
             svg=True,
+            thinning=thinned["convergence_lag_cdf"],
         ),
         _plot(
             "anomalies",
@@ -798,8 +951,9 @@ def report_plots(
             "Left: every user write's own wire cost over time, with their median. Right: all "
             "frame bytes except keep-alives, by frame type, divided by the number of writes "
             "(catch-up included): the bars add up to bytes_per_change, a mean per write.",
-            bytes_per_change(view),
+            bytes_per_change(view, thinned["bytes_per_change"]),
             "the run has no user write",
+            thinning=thinned["bytes_per_change"],
         ),
     ]
 
