@@ -2,11 +2,11 @@
 
 By default every bound must hold on every seed. A known gap (`known_gap: "why"`) is the
 other way round: it must show on at least one seed, and has gone only when its bound holds on
-every seed (a seed where it happens not to show says nothing about the system). A name may allow some seeds to fail it
-(`lost_write: {lte: 0, seeds_failing: 2}`; for an anomaly with no bound of its own, a seed
-fails it by finding any), and bounds may be put on the distribution over the seeds
-(`p95_convergence_lag: {q95: 10m}`: the 95th percentile over the seeds of each run's own
-p95). A seed whose run crashed fails the sweep, and says why.
+every seed (a seed where it happens not to show says nothing about the system). A name may
+allow some seeds to fail it (`lost_write: {lte: 0, seeds_failing: 2}`; for an anomaly with no
+bound of its own, a seed fails it by finding any), and bounds may be put on the distribution
+over the seeds (`p95_convergence_lag: {q95: 10m}`: the 95th percentile over the seeds of each
+run's own p95). A seed whose run crashed fails the sweep, and says why.
 """
 
 from __future__ import annotations
