@@ -181,9 +181,14 @@ class History:
         report all use these bytes. Rows are only ever appended, so the count says whether
         the cached bytes are current."""
         if self._encoded is None or self._encoded[0] != len(self.records):
-            rows = [encode_row(record) for record in self.records]
-            rows.append(b"")  # the last row ends with a newline too
-            self._encoded = (len(self.records), b"\n".join(rows))
+            # One growing buffer, not a list of rows joined: orjson's bytes keep the 4 KiB it
+            # wrote them in, so holding every row at once took ~15x the history's size
+            # (1.1 GiB for a 10k-write run's 70 MB). Each row is copied in and freed.
+            out = bytearray()
+            for record in self.records:
+                out += encode_row(record)
+                out += b"\n"
+            self._encoded = (len(self.records), bytes(out))
             self._digest = None
         return self._encoded[1]
 
