@@ -166,7 +166,10 @@ def _sweep(tmp_path: Path, name: str, text: str, seeds: str, profile: str) -> Pa
     scenario = tmp_path / f"{name}.yaml"
     scenario.write_text(text)
     out = tmp_path / name
-    main(["sweep", str(scenario), "--seeds", seeds, "--profile", profile, "--out", str(out)])
+    # --keep none: a failing seed's full report (plots and all) costs more than its run, and
+    # a compare reads only the per-seed table.
+    args = ["sweep", str(scenario), "--seeds", seeds, "--profile", profile, "--out", str(out)]
+    main([*args, "--keep", "none"])
     return out
 
 
