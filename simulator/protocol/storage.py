@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from sortedcontainers import SortedList
+
 from simulator.protocol.kinds import ENTRY, KINDS, PIECE, kind
 
 Key = tuple[str, str]  # (entity type, entity id)
@@ -40,6 +42,9 @@ class LocalStorage:
     quota: int = DEFAULT_QUOTA
     _sizes: dict[tuple[str, str], int] = field(default_factory=dict)
     _used: int = 0  # the sum of _sizes, kept as they change: summing per write was quadratic
+    # Each area's keys in sorted order, kept as they change: a user's act picks an item from
+    # the sorted ids, and sorting the store on every act was quadratic in the items held.
+    _ids: dict[str, SortedList] = field(default_factory=dict)
 
     def store_of(self, entity_type: str) -> dict[str, dict[str, Any]]:
         """The store of one kind; `UnknownKind` for a type no kind owns."""
@@ -71,11 +76,22 @@ class LocalStorage:
 
     def account(self, area: str, key: str, value: object | None) -> None:
         """Record the size of what now stands under (area, key); None when it was removed."""
-        self._used -= self._sizes.pop((area, key), 0)
+        before = self._sizes.pop((area, key), None)
+        ids = self._ids.setdefault(area, SortedList())
+        if before is not None:
+            self._used -= before
+            if value is None:
+                ids.remove(key)
         if value is not None:
             size = size_of(value)
             self._sizes[(area, key)] = size
             self._used += size
+            if before is None:
+                ids.add(key)
+
+    def ids(self, area: str) -> SortedList:
+        """The keys held under `area`, sorted (indexable in O(log n)); read only."""
+        return self._ids.setdefault(area, SortedList())
 
     def wipe(self) -> None:
         """A storage wipe or reinstall: nothing survives."""

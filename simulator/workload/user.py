@@ -94,7 +94,7 @@ def perform(
     rng = random.Random(act.seed)
     writer.reseed(act.seed)
     if act.target == ENTRY:
-        existing = sorted(client.entries)
+        existing = client.storage.ids(ENTRY)
         if existing and act.op == "delete":
             client.delete_entry(rng.choice(existing), now)
         elif existing and act.op == "update":
@@ -102,7 +102,7 @@ def perform(
         else:
             client.create_entry(writer.new_entry(now), now)
         return
-    existing = sorted(client.pieces)
+    existing = client.storage.ids(PIECE)
     if existing and act.op == "delete":
         client.remove_piece(rng.choice(existing), now)
     elif existing and act.op == "update":
