@@ -414,7 +414,8 @@ class DeviceClient:
     ) -> None:
         op = "create" if type_ in (FrameType.ENTRY_CREATED, FrameType.PIECE_ADDED) else "update"
         write_id = self._next_write_id(origin)
-        if not self.storage.fits(entity_type, entity_id, data):
+        message_id, frame = self._mutation(type_, kind(entity_type).write_body(data), now)
+        if not self._fits(entity_type, entity_id, data, message_id, frame):
             self._out.append(WriteFailed(write_id, op, entity_type, entity_id, "quota exceeded"))
             return
         self.storage.store_of(entity_type)[entity_id] = data
@@ -425,25 +426,28 @@ class DeviceClient:
         self._out.append(
             UserWrite(write_id, op, entity_type, entity_id, fp, stamp_text(data), origin, label)
         )
-        body = kind(entity_type).write_body(data)
-        self._dispatch(type_, body, entity_type, entity_id, write_id, fp, now)
+        self._dispatch(message_id, frame, entity_type, entity_id, write_id, fp, now)
 
     def _local_delete(
         self, entity_type: str, entity_id: str, now: float, origin: str = "user"
     ) -> None:
+        owner = kind(entity_type)
+        write_id = self._next_write_id(origin)
+        message_id, frame = self._mutation(owner.deleted, owner.delete_body(entity_id), now)
+        if not self._fits(entity_type, entity_id, None, message_id, frame):
+            self._out.append(
+                WriteFailed(write_id, "delete", entity_type, entity_id, "quota exceeded")
+            )
+            return
         held = self.storage.store_of(entity_type).pop(entity_id, None)
-        label = None if held is None else kind(entity_type).describe(held)
+        label = None if held is None else owner.describe(held)
         self.storage.account(entity_type, entity_id, None)
         if self.profile.client_tombstones:
             self.storage.tombstones[(entity_type, entity_id)] = iso_z(now)
-        write_id = self._next_write_id(origin)
         self._out.append(
             UserWrite(write_id, "delete", entity_type, entity_id, None, None, origin, label)
         )
-        owner = kind(entity_type)
-        self._dispatch(
-            owner.deleted, owner.delete_body(entity_id), entity_type, entity_id, write_id, None, now
-        )
+        self._dispatch(message_id, frame, entity_type, entity_id, write_id, None, now)
 
     def _next_write_id(self, origin: str) -> str:
         """A history label for the write; the change counter numbers it for the server."""
@@ -460,23 +464,42 @@ class DeviceClient:
             self.storage.install_id = f"{self.device_id}-{self._uuid(self._ids)[:8]}"
         return self.storage.install_id
 
-    def _dispatch(
-        self,
-        type_: FrameType,
-        body: dict[str, Any],
-        entity_type: str,
-        entity_id: str,
-        write_id: str,
-        fp: str | None,
-        now: float,
-    ) -> None:
+    def _mutation(self, type_: FrameType, body: dict[str, Any], now: float) -> tuple[str, Frame]:
+        """The frame of a local change, with its messageId (named in it when persisted)."""
         message_id = self._uuid(self._message_ids)
         extra: dict[str, Any] = {}
         if self.outbox.persisted:
             extra["messageId"] = message_id
         if self.profile.idempotency is Idempotency.CLIENT_CHANGE:
             extra.update(deviceId=self._install_id(), clientChangeId=self.storage.change_counter)
-        frame = Frame.make(type_, now, **body, **extra)
+        return message_id, Frame.make(type_, now, **body, **extra)
+
+    def _fits(
+        self,
+        entity_type: str,
+        entity_id: str,
+        data: Entity | None,
+        message_id: str,
+        frame: Frame,
+    ) -> bool:
+        """Whether a local change fits in localStorage: the item (None: removed) and, with the
+        persisted outbox, its outbox item too. The two are one user action, refused whole:
+        localStorage never holds more than its quota."""
+        changes: list[tuple[str, str, object | None]] = [(entity_type, entity_id, data)]
+        if isinstance(self.outbox, PersistedOutbox):
+            changes += self.outbox.changes_to_put(message_id, (entity_type, entity_id), frame)
+        return self.storage.fits_all(changes)
+
+    def _dispatch(
+        self,
+        message_id: str,
+        frame: Frame,
+        entity_type: str,
+        entity_id: str,
+        write_id: str,
+        fp: str | None,
+        now: float,
+    ) -> None:
         if not self.outbox.persisted and self.state is ConnState.OPEN:
             self._send(frame, write_id)
             return

@@ -134,6 +134,17 @@ class PersistedOutbox:
         self.storage.account("outbox", message_id, None)
         return self._items.pop(message_id, None)
 
+    def changes_to_put(
+        self, message_id: str, key: tuple[str, str], frame: Frame
+    ) -> list[tuple[str, str, object | None]]:
+        """What `put` of this item would write to localStorage, as (area, key, value or
+        None when removed): what it supersedes or pushes out goes, the item comes."""
+        gone = [m for m, other in self._items.items() if other.key == key]
+        if not gone and len(self._items) >= self.cap:
+            gone = [next(iter(self._items))]
+        changes: list[tuple[str, str, object | None]] = [("outbox", m, None) for m in gone]
+        return [*changes, ("outbox", message_id, frame.encode())]
+
     def put(self, item: OutboxItem) -> list[Dropped]:
         dropped = []
         for other in list(self._items.values()):

@@ -74,6 +74,16 @@ class LocalStorage:
         """Whether writing `value` under (area, key) stays within the quota."""
         return self.used - self._sizes.get((area, key), 0) + size_of(value) <= self.quota
 
+    def fits_all(self, changes: list[tuple[str, str, object | None]]) -> bool:
+        """Whether writing every (area, key, value) of one action (None: removed), each key
+        once, stays within the quota."""
+        used = self.used
+        for area, key, value in changes:
+            used -= self._sizes.get((area, key), 0)
+            if value is not None:
+                used += size_of(value)
+        return used <= self.quota
+
     def account(self, area: str, key: str, value: object | None) -> None:
         """Record the size of what now stands under (area, key); None when it was removed."""
         before = self._sizes.pop((area, key), None)
