@@ -60,7 +60,7 @@ def sweep_rate(scenario: str, seeds: int, workers: int, out: Path) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--scenario", default="scenarios/offline_week.yaml")
-    parser.add_argument("--seeds", type=int, default=40, help="seeds per sweep (default 40)")
+    parser.add_argument("--seeds", type=int, default=200, help="seeds per sweep (default 200)")
     parser.add_argument("--repeats", type=int, default=3, help="sweeps per worker count")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]

@@ -9,10 +9,9 @@ so a quota can be enforced without serialising the whole store on every write.
 from __future__ import annotations
 
 import json
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from typing import Any
-
-from sortedcontainers import SortedList
 
 from simulator.protocol.kinds import ENTRY, KINDS, PIECE, kind
 
@@ -44,7 +43,8 @@ class LocalStorage:
     _used: int = 0  # the sum of _sizes, kept as they change: summing per write was quadratic
     # Each area's keys in sorted order, kept as they change: a user's act picks an item from
     # the sorted ids, and sorting the store on every act was quadratic in the items held.
-    _ids: dict[str, SortedList] = field(default_factory=dict)
+    # A plain list kept by bisect: its inserts move memory in C, cheap at a device's sizes.
+    _ids: dict[str, list[str]] = field(default_factory=dict)
 
     def store_of(self, entity_type: str) -> dict[str, dict[str, Any]]:
         """The store of one kind; `UnknownKind` for a type no kind owns."""
@@ -87,21 +87,21 @@ class LocalStorage:
     def account(self, area: str, key: str, value: object | None) -> None:
         """Record the size of what now stands under (area, key); None when it was removed."""
         before = self._sizes.pop((area, key), None)
-        ids = self._ids.setdefault(area, SortedList())
+        ids = self._ids.setdefault(area, [])
         if before is not None:
             self._used -= before
             if value is None:
-                ids.remove(key)
+                del ids[bisect_left(ids, key)]
         if value is not None:
             size = size_of(value)
             self._sizes[(area, key)] = size
             self._used += size
             if before is None:
-                ids.add(key)
+                insort(ids, key)
 
-    def ids(self, area: str) -> SortedList:
-        """The keys held under `area`, sorted (indexable in O(log n)); read only."""
-        return self._ids.setdefault(area, SortedList())
+    def ids(self, area: str) -> list[str]:
+        """The keys held under `area`, sorted; read only."""
+        return self._ids.setdefault(area, [])
 
     def wipe(self) -> None:
         """A storage wipe or reinstall: nothing survives."""
