@@ -417,11 +417,8 @@ def _catch_up(wire: Wire) -> Iterator[Finding]:
         asked = _since(wire, catch_up)
         before = [
             c
-            for c in wire.changes
-            if c.user == catch_up.conn.user
-            and c.entity_type in kinds
-            and c.known_at < catch_up.request.t
-            and asked(c)
+            for c in wire.by_user.get(catch_up.conn.user, ())
+            if c.entity_type in kinds and c.known_at < catch_up.request.t and asked(c)
         ]
         missing = sorted({c.entity_id for c in before} - catch_up.delivered)
         if missing:

@@ -142,6 +142,11 @@ class Wire:
                     index = self.first_sent.get(row.message_id, int(row.Index))
                     self.first_sent[row.message_id] = min(index, int(row.Index))
         self.changes = list(self._changes())
+        # Each user's changes, in the order of `changes`: a catch-up or a snapshot is judged
+        # against its own user's changes only, not by scanning every user's for each one.
+        self.by_user: dict[str, list[Change]] = {}
+        for change in self.changes:
+            self.by_user.setdefault(change.user, []).append(change)
 
     def _conn(self, row: Any) -> Conn:
         conn = self.conns.get(row.conn)
@@ -237,8 +242,8 @@ class Wire:
         """Each item's newest change (by seq, then by when it was learned) that the devices
         had learned of before `moment`."""
         latest: dict[str, Change] = {}
-        for change in self.changes:
-            if change.user == user and change.known_at < moment:
+        for change in self.by_user.get(user, ()):
+            if change.known_at < moment:
                 held = latest.get(change.entity_id)
                 if held is None or _newness(change) >= _newness(held):
                     latest[change.entity_id] = change
