@@ -17,8 +17,9 @@ from simulator.checker.findings import Finding
 from simulator.checker.names import Anomaly
 from simulator.checker.view import View, is_str, stamps, tuples
 from simulator.history import SERVER, Kind
+from simulator.protocol.kinds import DELETES
 
-_DELETES = ("ENTRY_DELETED", "PIECE_REMOVED", "PIECE_DISSOCIATED")
+_DELETES = [t.value for t in DELETES]  # a list: what `Series.isin` takes
 
 
 def _int(value: object) -> int | None:

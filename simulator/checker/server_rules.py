@@ -36,7 +36,7 @@ from simulator.history import NOT_A_FRAME, Kind
 from simulator.protocol.changes import validate
 from simulator.protocol.codec import BULKS, BadFrame, FrameType, decode
 from simulator.protocol.entities import Invalid, check_frame_fields
-from simulator.protocol.kinds import KINDS, MUTATIONS
+from simulator.protocol.kinds import DELETES, KINDS, MUTATIONS
 from simulator.protocol.timefmt import parse_iso_z
 
 # A time cursor is judged with this much room (seconds): a server may stamp a row a moment
@@ -53,7 +53,7 @@ EXPECTED_STATUS = {
     "expired": 401,
     "other_user": 403,
 }
-_DELETES = frozenset(t.value for k in KINDS for t in k.deletes)
+_DELETES = frozenset(t.value for t in DELETES)
 
 Check = Callable[[Wire], Iterator[Finding]]
 Flags = Mapping[str, Any]

@@ -22,7 +22,7 @@ from typing import Any
 from simulator.checker.view import View, tuples
 from simulator.history import RUN_ENDED, SERVER, Kind
 from simulator.protocol.codec import FrameType
-from simulator.protocol.kinds import KINDS, MUTATIONS, kind_of_frame
+from simulator.protocol.kinds import MUTATIONS, kind_of_frame
 
 # A frame sent this long (scenario seconds) before the run's last row may still be unanswered
 # in a simulated run, which ends at a moment, not when the wire is quiet (a live run waits for
@@ -33,8 +33,6 @@ MUTATION_NAMES = frozenset(t.value for t in MUTATIONS)
 APPLIED = "Mutation applied"
 # By name, looked up where calling the enum for every frame cost a tenth of a check.
 _FRAME_TYPES = {t.value: t for t in FrameType}
-# Each kind's delete frames, built once: `EntityKind.deletes` builds its set on every call.
-_DELETES_OF = {k.name: k.deletes for k in KINDS}
 CAUGHT_UP = "Sync complete"
 
 
@@ -267,7 +265,7 @@ def _change(conn: Conn, about: Any, told: Any, seq: int | None, message_id: obje
         message_id if isinstance(message_id, str) else None,
         owner.name,
         str(about.entity_id),
-        frame_type in _DELETES_OF[owner.name],
+        frame_type in owner.deletes,
         seq,
         detail(told).get("at"),
         float(told.t),

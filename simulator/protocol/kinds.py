@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from simulator.errors import SyncsimError
@@ -28,6 +29,7 @@ from simulator.protocol.timefmt import iso_z, parse_timestamp
 
 __all__ = [
     "DATA_FRAMES",
+    "DELETES",
     "ENTRY",
     "ENTRY_KIND",
     "ENTRY_MUTATIONS",
@@ -124,15 +126,17 @@ class EntityKind:
     stamp_field: str  # where a client writes the item's last-written time
     fields: frozenset[str]  # every field the schema knows; a server drops the rest
 
-    @property
+    # Cached: every frame a client or the checker reads asks one of these, and a property
+    # built a new set each time.
+    @cached_property
     def writes(self) -> frozenset[FrameType]:
         return frozenset({self.created, self.updated})
 
-    @property
+    @cached_property
     def deletes(self) -> frozenset[FrameType]:
         return self.also_deletes | {self.deleted}
 
-    @property
+    @cached_property
     def mutations(self) -> frozenset[FrameType]:
         return self.writes | self.deletes
 
@@ -204,6 +208,7 @@ ENTRY_MUTATIONS = ENTRY_KIND.mutations
 PIECE_WRITES = PIECE_KIND.writes
 PIECE_MUTATIONS = PIECE_KIND.mutations
 MUTATIONS = frozenset(t for k in KINDS for t in k.mutations)
+DELETES = frozenset(t for k in KINDS for t in k.deletes)
 # Frames that carry data; only these may move a client's lastSyncTime cursor.
 DATA_FRAMES = MUTATIONS | BULKS
 
