@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from collections.abc import Sequence
 
 from websockets.asyncio.server import ServerConnection, serve
 
-from simulator.live.serve import WS_OPTIONS
+from simulator.live.serve import WS_OPTIONS, until_stopped
 
 
 async def echo(ws: ServerConnection) -> None:
@@ -30,11 +29,7 @@ async def main(host: str, port: int) -> None:
     async with serve(echo, host, port, **WS_OPTIONS) as server:
         bound = server.sockets[0].getsockname()[1]
         print(f"echo: ws://{host}:{bound}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        await stop.wait()
+        await until_stopped()
 
 
 def cli(argv: Sequence[str] | None = None) -> int:

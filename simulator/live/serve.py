@@ -421,16 +421,21 @@ def _head_size(request: web.BaseRequest) -> int:
     return line + sum(len(k) + len(v) + 4 for k, v in request.raw_headers) + 2
 
 
+async def until_stopped() -> None:
+    """Return once the process is sent SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
 async def serve_forever(
     server: ReferenceServer, host: str, port: int, rest_port: int | None
 ) -> None:
     """Serve until SIGINT or SIGTERM, then close every connection and the store."""
     endpoints = await server.start(host, port, rest_port)
     print(f"syncsim serve: WebSocket {endpoints.ws_url}  REST {endpoints.rest_url}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
+    await until_stopped()
     await server.stop()
     print("syncsim serve: stopped", flush=True)
