@@ -273,8 +273,6 @@ class LiveRun:
         self._stir()
         if not self._keepalive(sock, fields):
             self.record(Kind.FRAME_SENT, device, conn=sock.conn_id, **fields)
-        if self._too_big(device, sock, fields, "up"):
-            return
         verdict = self._judge(device, "up", fields["bytes"])
         if verdict.lost is not None:
             self._lost(device, sock, fields, verdict.lost, "up")
@@ -285,7 +283,10 @@ class LiveRun:
     def _too_big(
         self, device: DeviceRuntime, sock: Socket, fields: dict[str, Any], direction: str
     ) -> bool:
-        """The proxy's message-size cap: a bigger frame closes the connection with 1009."""
+        """The proxy's message-size cap: a bigger frame closes the connection with 1009. It is
+        judged when the frame reaches its end of the link, in due order, as the simulation
+        does: judged on entry, a big frame would close the connection before the frames ahead
+        of it (a WELCOME still in its latency) were delivered."""
         if fields["bytes"] <= device.spec.link.max_message:
             return False
         self._lost(device, sock, fields, TOO_BIG, direction)
@@ -304,7 +305,7 @@ class LiveRun:
         return answer is not None
 
     async def _deliver_up(self, device: DeviceRuntime, sock: Socket, item: Up) -> None:
-        if self._intercepted(device, sock, item):
+        if self._too_big(device, sock, item.fields, "up") or self._intercepted(device, sock, item):
             return
         try:
             await asyncio.wait_for(sock.ws.send(item.send.text), self.timeout)
@@ -338,8 +339,6 @@ class LiveRun:
         if not self._registered(device, sock):
             self._lost(device, sock, fields, _in_flight(sock), "down")
             return
-        if self._too_big(device, sock, fields, "down"):
-            return
         verdict = self._judge(device, "down", fields["bytes"])
         if verdict.lost is not None:
             self._lost(device, sock, fields, verdict.lost, "down")
@@ -354,6 +353,8 @@ class LiveRun:
         self._stir()
         if not self._registered(device, sock):  # a lane closes with its connection: never
             self._lost(device, sock, item.fields, _in_flight(sock), "down")
+            return
+        if self._too_big(device, sock, item.fields, "down"):
             return
         if not self._keepalive(sock, item.fields):
             received = with_duplicate(item.fields) if item.duplicate else item.fields

@@ -272,6 +272,14 @@ def test_the_proxy_closes_with_1009_on_an_oversized_frame(served: Served, tmp_pa
         reason="1009 message too big",
     )
     assert not rows(history, Kind.DISCONNECT, device="laptop", reason="1009 message too big")
+    # The cap is judged where the frame lands, in due order: the WELCOME the endpoint sent
+    # before the oversized catch-up arrives before the 1009 close, on every connection.
+    welcomed: set[str] = set()
+    for row in history:
+        if row.kind is Kind.FRAME_RECV and row.frame_type == "WELCOME":
+            welcomed.add(str(row.conn))
+        if row.kind is Kind.DISCONNECT and row.reason == "1009 message too big":
+            assert row.conn in welcomed, f"{row.conn} closed with 1009 before its WELCOME"
 
 
 REFUSING = """
