@@ -21,7 +21,6 @@ from simulator.checker.preflight import mismatches, preflight_rows
 from simulator.live.commands import play
 from simulator.live.diff import Differences, Found, diff_report, diff_runs
 from simulator.live.managed import ManagedServer
-from simulator.protocol.profile import OutboxKind
 from simulator.report.folder import write_file, write_folder
 from simulator.report.render import render
 from simulator.scenario.loader import Loaded, load
@@ -76,23 +75,6 @@ def _catch_up_over_a_link_limit(loaded: Loaded) -> bool:
     return loaded.profile.bulk_chunk_size == 0 and min(limits) < 1024 * 1024
 
 
-OUTBOX_WALL = 0.5  # wall seconds: a retry window shorter than this can end before an answer
-
-
-def _outbox_retries_end_in_a_blink(loaded: Loaded) -> bool:
-    # The persisted outbox gives up on an item after its retries, spaced by its backoff in
-    # scenario time: at the gate's scale that whole window is milliseconds of wall time,
-    # less than a real server may take to answer a burst behind a catch-up.
-    profile = loaded.profile
-    if profile.outbox is not OutboxKind.PERSISTED:
-        return False
-    gaps = range(profile.outbox_max_retries - 1)
-    first, cap = profile.outbox_backoff_first_s, profile.outbox_backoff_max_s
-    window = sum(min(cap, first * float(2**k)) for k in gaps)
-    scenario = loaded.scenario
-    return window / time_scale_for(scenario.duration + scenario.settle) < OUTBOX_WALL
-
-
 _RACES = frozenset({"lww_violation", "lost_update", "lost_write", "divergence", "resurrection"})
 KNOWN: tuple[KnownDifference, ...] = (
     KnownDifference(
@@ -114,17 +96,6 @@ KNOWN: tuple[KnownDifference, ...] = (
         _small_quota,
         either_way=True,
         slack=0.1,
-    ),
-    KnownDifference(
-        "the outbox's retries end in a blink",
-        frozenset({"queue_drops"}),
-        "the persisted outbox drops an item after its 8 sends, spaced 2 s to 128 s apart in "
-        "scenario time: at the gate's scale all 8 go out within a few milliseconds of wall "
-        "time, and a real server still answering a catch-up has not yet acknowledged the "
-        "first; the item is dropped although the server applies it (its ACK arrives later), "
-        "so live drops more, and loses nothing more",
-        _outbox_retries_end_in_a_blink,
-        either_way=True,
     ),
     KnownDifference(
         "a reconnect storm runs at wall speed",

@@ -30,7 +30,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,7 @@ from simulator.live.proxy import FaultProxy, Lane, truncated_frame
 from simulator.live.rest import PULL, PUSH, post, rest_default, rest_session
 from simulator.live.snapshot import observe_server
 from simulator.plan.compile import compile_plan
+from simulator.protocol.client import Pacing
 from simulator.protocol.connection import ConnState
 from simulator.protocol.events import Send
 from simulator.protocol.kinds import items_in
@@ -150,7 +151,8 @@ class LiveRun:
         self.keepalive = profile.ping_interval_s if server.keepalive is None else server.keepalive
         ping = max(profile.ping_interval_s, self.keepalive * self.scale)
         live = replace(loaded, profile=replace(profile, ping_interval_s=ping))
-        self.life = Lifecycle(live, self, self.history)
+        pacing = Pacing(resend_floor_s=server.answer_wait * self.scale)
+        self.life = Lifecycle(live, self, self.history, pacing)
         self.devices = self.life.devices
         self.wires = {
             name: Wire(
@@ -164,6 +166,7 @@ class LiveRun:
         self._failures: list[BaseException] = []
         self._moved = 0.0  # monotonic wall time a frame last moved (or a connection changed)
         self._meant: float | None = None  # scenario time of the step being applied, if any
+        self._held: float | None = None  # scenario time of the handling under way, if any
         self.frozen = False  # the lifecycle is told nothing any more
         self._switching: set[asyncio.Task[Any]] = set()  # stop/start commands under way
         self._switch_lock = asyncio.Lock()
@@ -177,10 +180,29 @@ class LiveRun:
     # -- time and recording -----------------------------------------------------------
 
     def now(self) -> float:
-        """Scenario time: 0 until the run starts (the preload happens before t=0)."""
+        """Scenario time: 0 until the run starts (the preload happens before t=0); during one
+        handling (a step, news for a client), the moment it began."""
+        if self._held is not None:
+            return self._held
         if self._wall0 is None:
             return 0.0
         return (time.monotonic() - self._wall0) * self.scale
+
+    @contextlib.contextmanager
+    def _instant(self) -> Iterator[None]:
+        """Hold scenario time still while one handling runs, as the simulation does: the
+        client is given `now` once, and every row it causes is dated then. Read afresh for
+        each row, a row came microseconds of wall time after the client's `now`, which is
+        seconds of scenario time at a high scale: a resend could look closer to the send
+        before it than the client's backoff allows."""
+        if self._held is not None:
+            yield
+            return
+        self._held = self.now()
+        try:
+            yield
+        finally:
+            self._held = None
 
     def record(self, kind: Kind, device: DeviceRuntime | None = None, **fields: Any) -> int:
         return self.life.record(kind, device, **fields)
@@ -210,7 +232,8 @@ class LiveRun:
     def _tell(self, news: Callable[..., None], *args: Any) -> None:
         """Pass news from the transport to the lifecycle, unless the devices are frozen."""
         if not self.frozen:
-            news(*args)
+            with self._instant():
+                news(*args)
 
     def _wall_meant(self) -> float:
         """The wall moment the proxy dates a frame from: that of the step being applied, when
@@ -679,7 +702,8 @@ class LiveRun:
             await self._sleep_until(step.t)
             self._meant = step.t
             try:
-                self.life.apply(step)
+                with self._instant():
+                    self.life.apply(step)
             finally:
                 self._meant = None
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from simulator.protocol.codec import BULKS, BadFrame, Frame, FrameType, decode
@@ -100,6 +101,23 @@ def _version_of(frame: Frame) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+@dataclass(frozen=True)
+class Pacing:
+    """What the transport asks of the client's timers, beside its profile.
+
+    `keepalive`: the client sends its own PINGs; the simulation accounts for them itself
+    instead (sim/keepalive.py), as they change no state. `resend_floor_s`: the least gap, in
+    scenario seconds, between two sends of one outbox item. The profile's backoff (2 s,
+    doubling) is a span in which a server answers; live at a high time scale it is
+    microseconds of wall time, so the live run floors it at the endpoint's answer time."""
+
+    keepalive: bool = True
+    resend_floor_s: float = 0.0
+
+
+AS_IS = Pacing()  # the client's own timers, untouched
+
+
 class DeviceClient:
     def __init__(
         self,
@@ -108,12 +126,10 @@ class DeviceClient:
         profile: Profile,
         rng: random.Random,
         storage: LocalStorage | None = None,
-        keepalive: bool = True,
+        pacing: Pacing = AS_IS,
     ) -> None:
         self.device_id = device_id
-        # Whether this client sends its own keep-alive PINGs: the simulation accounts for
-        # them itself instead (sim/keepalive.py), as they change no state.
-        self.keepalive = keepalive
+        self.pacing = pacing
         self.user_id = user_id
         self.profile = profile
         # One stream per purpose, drawn from the injected rng once, in a fixed order.
@@ -145,6 +161,7 @@ class DeviceClient:
                 profile.outbox_backoff_first_s,
                 profile.outbox_backoff_max_s,
                 self._jitter,
+                self.pacing.resend_floor_s,
             )
         else:
             self.outbox = MemoryQueue(profile.queue_cap, profile.queue_max_age_s)
@@ -249,7 +266,7 @@ class DeviceClient:
             return
         self._conn.handle(ConnInput.OPENED)
         self._tries = 0
-        self._ping_at = now + self.profile.ping_interval_s if self.keepalive else None
+        self._ping_at = now + self.profile.ping_interval_s if self.pacing.keepalive else None
         self._maybe_backfill(now)
         if self._needs_sync_request(now):
             self._send(Frame.make(FrameType.SYNC_REQUEST, now, **self._cursor_fields()))

@@ -5,6 +5,7 @@
   and answers REST pulls with nothing: it never stores a thing.
 - closes_at_once: upgrades, then closes every connection at once; REST answers 500.
 - silent: accepts TCP connections and never answers the handshake; REST the same.
+- never_acks: as stores_nothing, but a mutation gets no answer at all.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def _frame(type_: str, **fields: object) -> str:
     return json.dumps({"type": type_, "timestamp": _now(), **fields})
 
 
-async def _stores_nothing(ws: ServerConnection) -> None:
+async def _stores_nothing(ws: ServerConnection, acks: bool = True) -> None:
     await ws.send(_frame("WELCOME", message="Connected"))
     async for text in ws:
         frame = json.loads(text)
@@ -35,7 +36,7 @@ async def _stores_nothing(ws: ServerConnection) -> None:
         elif kind == "SYNC_REQUEST":
             await ws.send(_frame("BULK_SYNC", entries=[]))
             await ws.send(_frame("SYNC_RESPONSE", message="Sync complete", lastSeq=0))
-        else:
+        elif acks:
             fields = {"messageId": frame["messageId"]} if "messageId" in frame else {}
             await ws.send(_frame("SYNC_RESPONSE", message="Mutation applied", **fields))
 
@@ -58,7 +59,7 @@ async def _rest(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, mode
         0,
     )
     await reader.readexactly(length)
-    if mode == "stores_nothing":
+    if mode in ("stores_nothing", "never_acks"):
         body, status = json.dumps({"entries": [], "pieces": [], "lastSeq": 0}).encode(), "200 OK"
     else:
         body, status = b'{"error": "broken"}', "500 Internal Server Error"
@@ -82,8 +83,12 @@ async def main(mode: str) -> None:
         ws_server = await asyncio.start_server(_silent, "127.0.0.1", 0)
         port = ws_server.sockets[0].getsockname()[1]
     else:
-        handler = _stores_nothing if mode == "stores_nothing" else _closes_at_once
-        ws_server = await serve(handler, "127.0.0.1", 0)
+        handlers = {
+            "stores_nothing": _stores_nothing,
+            "never_acks": lambda ws: _stores_nothing(ws, acks=False),
+            "closes_at_once": _closes_at_once,
+        }
+        ws_server = await serve(handlers[mode], "127.0.0.1", 0)
         port = next(iter(ws_server.sockets)).getsockname()[1]
     print(f"WebSocket ws://127.0.0.1:{port}/sync/ws REST http://127.0.0.1:{rest_port}", flush=True)
     await asyncio.Future()

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -47,10 +48,10 @@ def fake(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
 
 
 def _run(
-    tmp_path: Path, ws: str, rest: str, quiesce: str = "30s"
+    tmp_path: Path, ws: str, rest: str, quiesce: str = "30s", template: str = SCENARIO
 ) -> subprocess.CompletedProcess[str]:
     scenario = tmp_path / "fake.yaml"
-    scenario.write_text(SCENARIO.format(ws=ws, rest=rest, quiesce=quiesce))
+    scenario.write_text(template.format(ws=ws, rest=rest, quiesce=quiesce))
     return subprocess.run(
         [sys.executable, "-m", "simulator.cli", "run", str(scenario), "--out", str(tmp_path / "o")],
         capture_output=True,
@@ -85,3 +86,40 @@ def test_an_endpoint_that_closes_or_never_answers_never_passes(
     done = _run(tmp_path, *fake, quiesce="2s")
     assert done.returncode in (3, 4), done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+
+
+# 400 scenario seconds of floor: more than every backoff of the outbox (2 s doubling to 256 s,
+# times a jitter up to 1.25), so each resend is spaced by the floor alone.
+NEVER_ACKED = """
+name: never_acked
+seed: 3
+duration: 3h
+settle: 10m
+profile: proposed
+server:
+  {{kind: live, url: "{ws}", rest_url: "{rest}", time_scale: 4000, timeout: 10s,
+    quiesce_timeout: {quiesce}, answer_wait: 0.1s}}
+devices:
+  - {{name: phone, workload: {{entries_per_day: 48, pieces_per_day: 0, active_hours: [0, 24]}}}}
+"""
+
+
+@pytest.mark.parametrize("fake", ["never_acks"], indirect=True)
+def test_resends_to_an_endpoint_that_never_answers_wait_the_answer_time_in_wall_time(
+    fake: tuple[str, str], tmp_path: Path
+) -> None:
+    # Without the floor, the first seven resends would leave within 0.13 s of wall time
+    # (254 s of backoff at 4000x). A late timer only widens a gap, so this holds on any
+    # machine, however loaded.
+    done = _run(tmp_path, *fake, quiesce="2s", template=NEVER_ACKED)
+    assert done.returncode == 4, done.stdout + done.stderr  # never quiet: items stay unacked
+    sends: dict[str, list[float]] = {}
+    for line in (tmp_path / "o" / "history.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row["kind"] == "frame_sent" and row.get("message_id"):
+            sends.setdefault(row["message_id"], []).append(row["t"])
+    resent = {m: times for m, times in sends.items() if len(times) > 1}
+    assert resent, "no change was sent twice"
+    floor = 0.1 * 4000
+    for times in resent.values():
+        assert all(b - a >= floor for a, b in pairwise(times)), times

@@ -25,12 +25,14 @@ from loopback import (
 )
 
 from simulator.protocol.client import (
+    AS_IS,
     BackfillEvent,
     ConnState,
     CursorMoved,
     DeviceClient,
     Merged,
     MigrationRan,
+    Pacing,
     PeerError,
     QueueEvent,
     RestPull,
@@ -325,6 +327,34 @@ def test_resend_backoff_doubles_with_jitter_then_the_item_is_dropped_after_max_r
     assert (dropped.entity_id, dropped.reason, dropped.depth) == (entry_id, "retries", 0)
     assert phone.storage.outbox == {}
     assert len({round(r, 9) for r in ratios}) == len(ratios)  # jittered, not a fixed factor
+
+
+def test_a_resend_floor_spaces_every_resend_and_leaves_the_jitter_stream_alone():
+    """Live, the transport floors the backoff at the endpoint's answer time (`Pacing`): each
+    gap is the larger of the two, and the jitter drawn is the same as without a floor, so
+    what follows the retries is unmoved."""
+
+    def gaps(pacing: Pacing) -> list[float]:
+        phone = DeviceClient("phone", "alice", PROPOSED, random.Random(7), pacing=pacing)
+        phone.last_sync_time = iso_z(T0)
+        phone.start(T0)
+        phone.connection_opened(T0)
+        phone.drain()
+        phone.create_entry(entry_fields(), T0)
+        phone.drain()
+        found = []
+        while phone.storage.outbox:
+            item = the_item(phone)
+            found.append(item.next_attempt - item.last_attempt)
+            phone.tick(item.next_attempt)
+            phone.drain()
+        return found
+
+    floor = 30.0  # over the first four backoffs (2, 4, 8, 16 s and their jitter), under the rest
+    plain, floored = gaps(AS_IS), gaps(Pacing(resend_floor_s=floor))
+    assert len(plain) == len(floored) == PROPOSED.outbox_max_retries
+    assert floored == [max(gap, floor) for gap in plain]
+    assert floored[:4] == [floor] * 4 and floored[4:] == plain[4:]
 
 
 @pytest.mark.parametrize(("profile", "kept"), [(LEGACY, False), (PROPOSED, True)])
