@@ -106,13 +106,9 @@ class Pacing:
     """What the transport asks of the client's timers, beside its profile.
 
     `keepalive`: the client sends its own PINGs; the simulation accounts for them itself
-    instead (sim/keepalive.py), as they change no state. `resend_floor_s`: the least gap, in
-    scenario seconds, between two sends of one outbox item. The profile's backoff (2 s,
-    doubling) is a span in which a server answers; live at a high time scale it is
-    microseconds of wall time, so the live run floors it at the endpoint's answer time."""
+    instead (sim/keepalive.py), as they change no state."""
 
     keepalive: bool = True
-    resend_floor_s: float = 0.0
 
 
 AS_IS = Pacing()  # the client's own timers, untouched
@@ -161,7 +157,6 @@ class DeviceClient:
                 profile.outbox_backoff_first_s,
                 profile.outbox_backoff_max_s,
                 self._jitter,
-                self.pacing.resend_floor_s,
             )
         else:
             self.outbox = MemoryQueue(profile.queue_cap, profile.queue_max_age_s)
@@ -603,6 +598,13 @@ class DeviceClient:
             frame = Frame.make(item.frame.type, now, **item.frame.fields)
             self._send(frame, item.write_id)
             self._queue_event("send", item)
+
+    def hold_resend(self, message_id: str, until: float) -> None:
+        """The transport's word that the server has this change (or is about to) and may
+        still answer it: no resend before `until`. Live at a high time scale, the profile's
+        backoff (2 s, doubling) is microseconds of wall time, less than any real server takes
+        to answer; the simulation's server answers within the latency, and never calls this."""
+        self.outbox.hold(message_id, until)
 
     def _acked(self, frame: Frame) -> None:
         message_id = frame.get("messageId")

@@ -8,10 +8,8 @@ lost on reload.
 `PersistedOutbox` is the seed's plan (`ws_outbox_v1`): items live in localStorage with a
 `messageId`, `attempts`, `lastAttempt` and `maxRetries`. Draining sends the items that are due;
 an item stays until the server acknowledges its messageId, and is sent again after an
-exponential backoff with seeded jitter, and never sooner than the transport's `min_gap_s` (0 in
-the simulation; live, the endpoint's answer time in scenario seconds, see `Pacing`). An item
-past its retention or out of retries is dropped. Every drop is returned to the caller, so the
-client can report it.
+exponential backoff with seeded jitter. An item past its retention or out of retries is
+dropped. Every drop is returned to the caller, so the client can report it.
 """
 
 from __future__ import annotations
@@ -87,6 +85,9 @@ class MemoryQueue:
     def ack(self, message_id: str) -> OutboxItem | None:
         return None
 
+    def hold(self, message_id: str, until: float) -> None:
+        """Nothing to hold: a sent item is gone from the queue."""
+
     def next_due(self) -> float | None:
         return None
 
@@ -109,7 +110,6 @@ class PersistedOutbox:
         backoff_first_s: float,
         backoff_max_s: float,
         rng: random.Random,
-        min_gap_s: float = 0.0,
     ) -> None:
         self.storage = storage
         self.cap = cap
@@ -117,7 +117,6 @@ class PersistedOutbox:
         self.max_retries = max_retries
         self.backoff_first_s = backoff_first_s
         self.backoff_max_s = backoff_max_s
-        self.min_gap_s = min_gap_s
         self._rng = rng
 
     @property
@@ -164,8 +163,7 @@ class PersistedOutbox:
 
     def _backoff(self, attempts: int) -> float:
         delay = min(self.backoff_first_s * 2.0 ** (attempts - 1), self.backoff_max_s)
-        # The jitter is drawn whatever the floor, so a floor never moves the random stream.
-        return max(float(delay * (1.0 + 0.25 * self._rng.random())), self.min_gap_s)
+        return float(delay * (1.0 + 0.25 * self._rng.random()))
 
     def drain(self, now: float) -> tuple[list[OutboxItem], list[Dropped]]:
         """Items due now, marked as attempted (they stay until acked), and items dropped."""
@@ -193,6 +191,13 @@ class PersistedOutbox:
 
     def ack(self, message_id: str) -> OutboxItem | None:
         return self._remove(message_id)
+
+    def hold(self, message_id: str, until: float) -> None:
+        """No resend of this item before `until`: it is on its way to the server, or there,
+        and may still be answered."""
+        item = self._items.get(message_id)
+        if item is not None and item.next_attempt is not None and item.next_attempt < until:
+            self._set(replace(item, next_attempt=until))
 
     def next_due(self) -> float | None:
         """The next resend, or the next item past its retention (dropped then, not at

@@ -374,9 +374,9 @@ class LiveServer(Strict):
     # Wall seconds between a device's keep-alive PINGs; None: the profile's ping_interval_s,
     # read as wall seconds. Never more often than the profile's interval in scenario time.
     keepalive: Duration | None = None
-    # The least wall time between two sends of one outbox item (the persisted outbox's
-    # resends): the profile's backoff, in scenario time, is microseconds of wall time at a
-    # high time scale, less than any real server takes to answer.
+    # Wall time a change that reached the endpoint is given to be answered before the
+    # persisted outbox may send it again: the profile's backoff, in scenario time, is
+    # microseconds of wall time at a high time scale, less than any real server takes.
     answer_wait: Duration = 0.25
     # Before the snapshot: wall seconds without a frame moving that count as settled ...
     quiet: Duration = 0.5

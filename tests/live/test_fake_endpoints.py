@@ -108,9 +108,10 @@ devices:
 def test_resends_to_an_endpoint_that_never_answers_wait_the_answer_time_in_wall_time(
     fake: tuple[str, str], tmp_path: Path
 ) -> None:
-    # Without the floor, the first seven resends would leave within 0.13 s of wall time
-    # (254 s of backoff at 4000x). A late timer only widens a gap, so this holds on any
-    # machine, however loaded.
+    # Each change reached the endpoint and got no answer: its resend waits `answer_wait` of
+    # wall time from then. Without that, the first seven resends would leave within 0.13 s
+    # of wall time (254 s of backoff at 4000x). A late timer only widens a gap, so this holds
+    # on any machine, however loaded.
     done = _run(tmp_path, *fake, quiesce="2s", template=NEVER_ACKED)
     assert done.returncode == 4, done.stdout + done.stderr  # never quiet: items stay unacked
     sends: dict[str, list[float]] = {}
@@ -123,3 +124,39 @@ def test_resends_to_an_endpoint_that_never_answers_wait_the_answer_time_in_wall_
     floor = 0.1 * 4000
     for times in resent.values():
         assert all(b - a >= floor for a, b in pairwise(times)), times
+
+
+SWALLOWED = """
+name: swallowed
+seed: 3
+duration: 2h
+settle: 10m
+profile: proposed
+server:
+  {{kind: live, url: "{ws}", rest_url: "{rest}", time_scale: 4000, timeout: 10s,
+    quiesce_timeout: {quiesce}, answer_wait: 60s}}
+devices:
+  - {{name: phone, workload: {{entries_per_day: 0, pieces_per_day: 0}}}}
+faults:
+  - {{kind: partition, devices: [phone], direction: up, from: 10m, to: 2h}}
+steps:
+  - {{at: 20m, device: phone, do: create, item: S1}}
+"""
+
+
+@pytest.mark.parametrize("fake", ["never_acks"], indirect=True)
+def test_a_change_the_network_swallowed_is_resent_at_the_profiles_pace(
+    fake: tuple[str, str], tmp_path: Path
+) -> None:
+    # The endpoint never got it, so nothing is waited for: the resends keep the backoff's
+    # pace in scenario time (2 s, doubling), as simulated. Held for the minute of
+    # `answer_wait`, the second send would come long after this run of a few seconds ended.
+    done = _run(tmp_path, *fake, quiesce="2s", template=SWALLOWED)
+    assert "Traceback" not in done.stderr
+    sends = [
+        row
+        for row in map(json.loads, (tmp_path / "o" / "history.jsonl").read_text().splitlines())
+        if row["kind"] == "frame_sent" and row.get("frame_type") == "ENTRY_CREATED"
+    ]
+    assert len(sends) >= 2, sends
+    assert len({row["message_id"] for row in sends}) == 1

@@ -25,14 +25,12 @@ from loopback import (
 )
 
 from simulator.protocol.client import (
-    AS_IS,
     BackfillEvent,
     ConnState,
     CursorMoved,
     DeviceClient,
     Merged,
     MigrationRan,
-    Pacing,
     PeerError,
     QueueEvent,
     RestPull,
@@ -329,32 +327,33 @@ def test_resend_backoff_doubles_with_jitter_then_the_item_is_dropped_after_max_r
     assert len({round(r, 9) for r in ratios}) == len(ratios)  # jittered, not a fixed factor
 
 
-def test_a_resend_floor_spaces_every_resend_and_leaves_the_jitter_stream_alone():
-    """Live, the transport floors the backoff at the endpoint's answer time (`Pacing`): each
-    gap is the larger of the two, and the jitter drawn is the same as without a floor, so
-    what follows the retries is unmoved."""
-
-    def gaps(pacing: Pacing) -> list[float]:
-        phone = DeviceClient("phone", "alice", PROPOSED, random.Random(7), pacing=pacing)
-        phone.last_sync_time = iso_z(T0)
-        phone.start(T0)
-        phone.connection_opened(T0)
-        phone.drain()
-        phone.create_entry(entry_fields(), T0)
-        phone.drain()
-        found = []
-        while phone.storage.outbox:
-            item = the_item(phone)
-            found.append(item.next_attempt - item.last_attempt)
-            phone.tick(item.next_attempt)
-            phone.drain()
-        return found
-
-    floor = 30.0  # over the first four backoffs (2, 4, 8, 16 s and their jitter), under the rest
-    plain, floored = gaps(AS_IS), gaps(Pacing(resend_floor_s=floor))
-    assert len(plain) == len(floored) == PROPOSED.outbox_max_retries
-    assert floored == [max(gap, floor) for gap in plain]
-    assert floored[:4] == [floor] * 4 and floored[4:] == plain[4:]
+def test_a_held_resend_waits_until_the_hold_and_a_shorter_hold_changes_nothing():
+    """Live, the transport holds a change the endpoint has and may still answer (`hold_resend`):
+    no resend before the hold, whatever wakes the client; a hold before the backoff's due
+    time leaves it; an acknowledged item has nothing left to hold."""
+    phone = make_client("phone", profile=PROPOSED, seed=7)
+    phone.last_sync_time = iso_z(T0)
+    phone.start(T0)
+    phone.connection_opened(T0)
+    phone.drain()
+    phone.create_entry(entry_fields(), T0)
+    assert len(mutation_sends(phone.drain())) == 1
+    item = the_item(phone)
+    due = item.next_attempt
+    phone.hold_resend(item.message_id, T0 + 1.0)  # before the backoff's due time: no change
+    assert the_item(phone).next_attempt == due
+    phone.hold_resend(item.message_id, T0 + 100.0)
+    assert the_item(phone).next_attempt == T0 + 100.0
+    phone.tick(due)
+    phone.create_entry(entry_fields(), due)  # another change wakes the client to drain
+    woken = [s.frame.get("messageId") for s in mutation_sends(phone.drain())]
+    assert len(woken) == 1 and item.message_id not in woken
+    assert phone.next_deadline() <= T0 + 100.0
+    phone.tick(T0 + 100.0)
+    sent = mutation_sends(phone.drain())
+    (resend,) = [s for s in sent if s.frame.get("messageId") == item.message_id]
+    assert resend.frame.get("entry") == item.frame.get("entry")
+    phone.hold_resend("no-such-message", T0 + 500.0)  # nothing to hold: no error
 
 
 @pytest.mark.parametrize(("profile", "kept"), [(LEGACY, False), (PROPOSED, True)])
