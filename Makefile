@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/pytest
 
-# ... and only them: month-long simulations and big live runs (CI runs both).
+# ... and only them: month-long simulations, big live runs and whole-CLI runs over many
+# scenarios, profiles or seeds (CI runs both).
 slow: $(STAMP)
 	$(BIN)/pytest -m slow
 

@@ -87,6 +87,7 @@ def test_events_are_counted_as_processed(bench: ModuleType) -> None:
     assert count == [3 + 1 + 1]  # one timeout and the `until` event
 
 
+@pytest.mark.slow  # every bench figure, servers included (7 s of CPU)
 def test_a_tiny_measurement_fills_every_figure(bench: ModuleType) -> None:
     tiny = bench.Sizes(
         repeats=1, sim_hours=2, sim_rate=40, ops_hours=1, ops_rate=100, connections=3, messages=2

@@ -168,6 +168,7 @@ def test_matrix_runs_the_profiles_asked_for_in_that_order(tmp_path: Path) -> Non
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["legacy", "seq"]
 
 
+@pytest.mark.slow  # the library under every profile (7 s of CPU)
 def test_e2e_runs_every_profile_by_default_and_writes_one_junit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -233,6 +233,7 @@ devices:
 """
 
 
+@pytest.mark.slow  # over a thousand 1009 closes live (8 s of CPU)
 def test_the_proxy_closes_with_1009_on_an_oversized_frame(served: Served, tmp_path: Path) -> None:
     token = auth.mint(SECRET, "alice", time.time())
     entries = [

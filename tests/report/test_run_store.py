@@ -89,6 +89,7 @@ def test_out_writes_exactly_there_and_touches_no_store(
     assert not Path("reports").exists()
 
 
+@pytest.mark.slow  # matrix and e2e over several profiles (6 s of CPU)
 def test_matrix_and_e2e_store_a_run_with_a_folder_per_profile_and_the_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -108,6 +108,7 @@ def test_runs_passing_and_failing_scenarios_with_k_and_junit(pytester: pytest.Py
     assert "FAILED lost_write <= 0: got" in (cases["tiny_fail[legacy]"] or "")
 
 
+@pytest.mark.slow  # scenarios under every profile (6 s of CPU)
 def test_every_profile_then_the_matrix_table(pytester: pytest.Pytester) -> None:
     pytester.makefile(".yaml", **{"scenarios/tiny_fail": TINY_FAIL})
     result = pytester.runpytest("scenarios", "-v")

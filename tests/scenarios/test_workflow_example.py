@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from tests_support import TINY_FAIL, TINY_PASS
 
@@ -32,6 +33,7 @@ def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # every library scenario through the workflow and e2e (18 s of CPU)
 def test_the_workflow_gate_and_syncsim_e2e_give_the_same_verdicts(tmp_path: Path) -> None:
     steps = _steps()
     install = steps["Install syncsim"]["run"]

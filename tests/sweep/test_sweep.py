@@ -125,6 +125,7 @@ def test_a_dask_cluster_runs_the_same_seeds_the_same_way() -> None:
     assert {r.seed: r.history_hash for r in remote} == by_seed
 
 
+@pytest.mark.slow  # a sweep with its report (6.5 s of CPU)
 def test_the_sweep_command_writes_the_table_and_the_report(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -173,6 +174,7 @@ def _sweep(tmp_path: Path, name: str, text: str, seeds: str, profile: str) -> Pa
     return out
 
 
+@pytest.mark.slow  # two sweeps of many seeds (15 s of CPU)
 def test_sweeps_compared_seed_noise_is_not_worse_and_a_broken_flag_is(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
