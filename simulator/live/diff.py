@@ -48,6 +48,9 @@ class Differences:
     live_doubts: tuple[str, ...] = ()
     # Per differing anomaly, the findings only one run has: (anomaly, only simulated, only live)
     findings: tuple[tuple[str, tuple[Found, ...], tuple[Found, ...]], ...] = ()
+    # (item id, device) of every frame the live history records lost on its way to or from
+    # a device when its connection ended: the evidence that a finding was a coincidence.
+    live_in_flight: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def verdicts_differ(self) -> bool:
@@ -123,6 +126,15 @@ def diff_runs(simulated: Run, live: Run) -> Differences:
         (simulated.verdict.value, live.verdict.value),
         live.result.doubts,
         _finding_differences(simulated, live, anomalies),
+        _lost_in_flight(live),
+    )
+
+
+def _lost_in_flight(run: Run) -> frozenset[tuple[str, str]]:
+    return frozenset(
+        (str(r.entity_id), str(r.device))
+        for r in run.history
+        if r.kind is Kind.FRAME_LOST and r.entity_id and "in flight" in (r.reason or "")
     )
 
 

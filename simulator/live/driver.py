@@ -74,6 +74,9 @@ from simulator.scenario.loader import Loaded
 from simulator.scenario.model import LiveServer
 
 KEEPALIVE = frozenset({"PING", "PONG"})
+# Turns of the event loop a cut socket lives on: one to read what its buffer holds, one for
+# the library to hand the reader what it parsed, one for the reader to record it.
+DRAIN_TURNS = 4
 TOO_BIG = "1009 message too big"
 CLIENT_CLOSED = "client closed"
 # Who began a disconnect (`detail.initiator` of a DISCONNECT row).
@@ -566,10 +569,20 @@ class LiveRun:
                 sock.ws.transport.write(
                     truncated_frame('{"type":"PING","timestamp":"1970-01-01T00:00:00.000Z"}')
                 )
-        sock.ws.transport.abort()
         row = self._ended(device, sock, reason, NETWORK)
         if row is not None:
             self._amend(row, handshake="aborted")
+        self._spawn_in(self.wires[device.name].closing, self._abort_after_draining(sock))
+
+    async def _abort_after_draining(self, sock: Socket) -> None:
+        """The socket dies once the reader has taken what the endpoint sent before the cut
+        and the event loop had not yet read (in the socket's buffer, or parsed and queued by
+        the library): it was in flight, so it is recorded as lost, as the simulation loses a
+        frame on its way at a drop. Aborted at once, it vanished without a row, and a device
+        missed a broadcast for good with nothing in the history to say why."""
+        for _ in range(DRAIN_TURNS):
+            await asyncio.sleep(0)
+        sock.ws.transport.abort()
 
     def connected(self, device: DeviceRuntime) -> bool:
         return self.current(device) is not None

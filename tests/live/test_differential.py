@@ -4,6 +4,7 @@ does not."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,35 @@ def test_fewer_live_coincidences_of_a_frame_and_a_fault_are_timing() -> None:
         (("lost_write", 3, 2),), sim_only=(lost("e1", "frame lost in flight: partition"),)
     )
     assert judge(loaded(PLAIN), d) == ([("lost_write", 3, 2, TIMING)], [])
+
+
+def test_a_finding_only_live_is_timing_where_the_live_history_proves_a_frame_lost_in_flight():
+    # duplicate_sync_requests: the phone's connection dropped while the item's broadcast was
+    # on its way (the server's commit before it is seconds of scenario time at the gate's
+    # scale); the live history records that frame lost, and the phone never got the item.
+    never = Found("logbook_entry", "e9", ("phone",), "never received")
+    base = differences(
+        (("missing_history", 0, 1),),
+        live_only=(never,),
+        verdicts=("pass", "fail"),
+        expectations=(("missing_history <= 0", "pass", "FAIL"),),
+    )
+    proven = replace(base, live_in_flight=frozenset({("e9", "phone")}))
+    explained, unexplained = judge(loaded(PLAIN), proven)
+    assert unexplained == [] and explained[0] == ("missing_history", 0, 1, TIMING)
+    # No such row, or one for another device or another item: a finding like any other.
+    for evidence in (frozenset(), frozenset({("e9", "laptop")}), frozenset({("e8", "phone")})):
+        assert judge(loaded(PLAIN), replace(base, live_in_flight=evidence))[1] == [
+            "missing_history: simulated 0, live 1",
+            "expectation `missing_history <= 0`: simulated pass, live FAIL",
+        ]
+    # Proven live items beside simulated ones of another cause: still unexplained.
+    mixed = replace(
+        proven,
+        anomalies=(("missing_history", 2, 3),),
+        findings=(("missing_history", (lost("e1", "lost on reload"),), (never,)),),
+    )
+    assert "missing_history: simulated 2, live 3" in judge(loaded(PLAIN), mixed)[1]
 
 
 def test_fewer_live_findings_of_another_cause_are_not_explained() -> None:
