@@ -29,7 +29,6 @@ from simulator.lifecycle.runtime import DeviceRuntime
 from simulator.lifecycle.transport import Transport
 from simulator.plan import actions as a
 from simulator.plan.actions import Step
-from simulator.protocol.client import AS_IS, Pacing
 from simulator.protocol.codec import BadFrame, Frame, decode
 from simulator.protocol.entities import PIECE_STATUSES
 from simulator.protocol.events import (
@@ -54,9 +53,10 @@ BOTH_WAYS = frozenset({"up", "down"})
 
 class Lifecycle:
     def __init__(
-        self, loaded: Loaded, transport: Transport, history: History, pacing: Pacing = AS_IS
+        self, loaded: Loaded, transport: Transport, history: History, keepalive: bool = True
     ) -> None:
-        """`pacing`: what the transport asks of every client's timers (protocol/client.py)."""
+        """`keepalive` False: the clients send no PINGs of their own; the transport accounts
+        for them (the simulation, sim/keepalive.py)."""
         scenario = loaded.scenario
         self.loaded = loaded
         self.transport = transport
@@ -65,7 +65,7 @@ class Lifecycle:
         catalogue = build_catalogue(random.Random(f"{scenario.seed}:catalogue"))
         self.catalogue = catalogue
         self.devices = {
-            spec.name: DeviceRuntime(spec, scenario.seed, loaded.profile, catalogue, pacing)
+            spec.name: DeviceRuntime(spec, scenario.seed, loaded.profile, catalogue, keepalive)
             for spec in scenario.devices
         }
         self._hot: dict[tuple[int, int], str | None] = {}  # the entry each burst chose

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 
 from simulator.plan.actions import ArmCrash, Interceptor
-from simulator.protocol.client import AS_IS, DeviceClient, Pacing
+from simulator.protocol.client import DeviceClient
 from simulator.protocol.profile import Profile
 from simulator.protocol.storage import LocalStorage
 from simulator.scenario.model import Device
@@ -23,7 +23,7 @@ class DeviceRuntime:
         seed: int,
         profile: Profile,
         catalogue: tuple[Piece, ...],
-        pacing: Pacing = AS_IS,
+        keepalive: bool = True,
     ) -> None:
         self.spec = spec
         self.name = spec.name
@@ -31,7 +31,7 @@ class DeviceRuntime:
         self.clock = DeviceClock.from_spec(spec.clock)
         rng = random.Random(f"{seed}:{spec.name}:client")
         storage = LocalStorage(quota=spec.quota)
-        self.client = DeviceClient(spec.name, spec.user, profile, rng, storage, pacing)
+        self.client = DeviceClient(spec.name, spec.user, profile, rng, storage, keepalive)
         self.writer = EntryWriter(f"{seed}:{spec.name}:workload", catalogue)
         self.joined = False
         self.online = True

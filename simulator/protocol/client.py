@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from simulator.protocol.codec import BULKS, BadFrame, Frame, FrameType, decode
@@ -101,19 +100,6 @@ def _version_of(frame: Frame) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-@dataclass(frozen=True)
-class Pacing:
-    """What the transport asks of the client's timers, beside its profile.
-
-    `keepalive`: the client sends its own PINGs; the simulation accounts for them itself
-    instead (sim/keepalive.py), as they change no state."""
-
-    keepalive: bool = True
-
-
-AS_IS = Pacing()  # the client's own timers, untouched
-
-
 class DeviceClient:
     def __init__(
         self,
@@ -122,10 +108,12 @@ class DeviceClient:
         profile: Profile,
         rng: random.Random,
         storage: LocalStorage | None = None,
-        pacing: Pacing = AS_IS,
+        keepalive: bool = True,
     ) -> None:
         self.device_id = device_id
-        self.pacing = pacing
+        # Whether this client sends its own keep-alive PINGs: the simulation accounts for
+        # them itself instead (sim/keepalive.py), as they change no state.
+        self.keepalive = keepalive
         self.user_id = user_id
         self.profile = profile
         # One stream per purpose, drawn from the injected rng once, in a fixed order.
@@ -261,7 +249,7 @@ class DeviceClient:
             return
         self._conn.handle(ConnInput.OPENED)
         self._tries = 0
-        self._ping_at = now + self.profile.ping_interval_s if self.pacing.keepalive else None
+        self._ping_at = now + self.profile.ping_interval_s if self.keepalive else None
         self._maybe_backfill(now)
         if self._needs_sync_request(now):
             self._send(Frame.make(FrameType.SYNC_REQUEST, now, **self._cursor_fields()))

@@ -25,7 +25,6 @@ from simulator.lifecycle.lifecycle import Lifecycle
 from simulator.lifecycle.runtime import DeviceRuntime
 from simulator.plan.compile import Plan, compile_plan
 from simulator.protocol.breaks import Break
-from simulator.protocol.client import Pacing
 from simulator.protocol.codec import Frame, FrameType, read_json
 from simulator.protocol.coordinator import Outgoing
 from simulator.protocol.events import Send
@@ -76,7 +75,7 @@ class Simulation:
         self.server = SimServer(self, loaded.profile, breaks)
         self.store = self.server.store
         self.lazy_keepalive = lazy_keepalive
-        self.life = Lifecycle(loaded, self, self.history, Pacing(keepalive=not lazy_keepalive))
+        self.life = Lifecycle(loaded, self, self.history, keepalive=not lazy_keepalive)
         self.catalogue = self.life.catalogue
         self.devices = self.life.devices
         self.wires = {

@@ -5,7 +5,7 @@ A connected client PINGs every `ping_interval_s` and the server answers each PIN
 neither changes any state (PONG moves no cursor), so nothing but their count and bytes (the
 `keepalive` row) depends on them. In a week of three idle devices they were 99.7% of the
 frames and most of the simulation's events. So the simulated client does not send them
-(`Pacing(keepalive=False)`), and when a connection ends this module works out when each
+(`DeviceClient(keepalive=False)`), and when a connection ends this module works out when each
 PING would have left, whether it reached the server (a partition up, the link's loss, the
 connection's end) and so whether a PONG came back.
 
