@@ -91,7 +91,7 @@ NOT_SENT = "no open connection"
 RUN_ENDED = "run ended"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     """One history row. `device` is a device name, or `server`."""
 
