@@ -7,6 +7,7 @@ never raises: a run that crashes comes back as a `SeedResult` holding its traceb
 
 from __future__ import annotations
 
+import functools
 import time
 import traceback
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 from simulator.report.folder import write_folder
 from simulator.report.render import render
 from simulator.runner import run, with_seed
-from simulator.scenario.loader import load_text
+from simulator.scenario.loader import Loaded, load_text
 from simulator.sweep.result import SeedResult
 
 
@@ -25,7 +26,7 @@ def run_seed(
     run did not pass."""
     started = time.perf_counter()
     try:
-        result = run(with_seed(load_text(source, text, profile), seed), progress=_silent)
+        result = run(with_seed(loaded(source, text, profile), seed), progress=_silent)
     except Exception:
         return SeedResult(seed, "crash", error=traceback.format_exc(), seconds=_since(started))
     failed = [o for o in result.outcomes if not o.passed]
@@ -44,6 +45,15 @@ def run_seed(
         _since(started),
         report,
     )
+
+
+@functools.lru_cache(maxsize=8)
+def loaded(source: str, text: str, profile: str | None) -> Loaded:
+    """The scenario as parsed for the worker's first seed of it: every seed of a sweep has
+    the same text, and parsing and validating it was a tenth of a seed of offline_week. Safe
+    to share because no run changes what it was given (tests/sweep/test_seed_run.py); a text
+    that does not load raises every time, as exceptions are not cached."""
+    return load_text(source, text, profile)
 
 
 def _silent(now: float, total: float) -> None:
