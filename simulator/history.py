@@ -86,6 +86,10 @@ CATCH_UP_DONE = "Sync complete"
 NOT_A_FRAME = "(not a frame)"
 # `reason` of a FRAME_LOST row for a frame that never left the device.
 NOT_SENT = "no open connection"
+# `reason` of a live FRAME_LOST row, before the cause in brackets: a frame a closed connection
+# still held (sent and unread, or read and not yet delivered by the proxy). The differential
+# gate takes such a row as proof that a live-only finding is a timing coincidence.
+IN_FLIGHT = "in flight when the connection closed"
 # `reason` of the DISCONNECT row of a live connection still open when the run ended (a
 # simulated one has no DISCONNECT row then): it was whole until the end.
 RUN_ENDED = "run ended"

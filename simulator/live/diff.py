@@ -7,10 +7,10 @@ Timing differs by nature (wall time, real sockets), so metrics are shown, never 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from simulator.history import SERVER, Kind, Record
+from simulator.history import IN_FLIGHT, SERVER, Kind, Record
 from simulator.verdict import Run
 
 # What a snapshot row keeps of an item beside its fingerprint, and the name a user knows it by.
@@ -126,15 +126,17 @@ def diff_runs(simulated: Run, live: Run) -> Differences:
         (simulated.verdict.value, live.verdict.value),
         live.result.doubts,
         _finding_differences(simulated, live, anomalies),
-        _lost_in_flight(live),
+        lost_in_flight(live.history),
     )
 
 
-def _lost_in_flight(run: Run) -> frozenset[tuple[str, str]]:
+def lost_in_flight(history: Iterable[Record]) -> frozenset[tuple[str, str]]:
+    """(item, device) of every frame a live history records lost in flight when its
+    connection closed: the evidence `Differences.live_in_flight` holds."""
     return frozenset(
         (str(r.entity_id), str(r.device))
-        for r in run.history
-        if r.kind is Kind.FRAME_LOST and r.entity_id and "in flight" in (r.reason or "")
+        for r in history
+        if r.kind is Kind.FRAME_LOST and r.entity_id and (r.reason or "").startswith(IN_FLIGHT)
     )
 
 

@@ -48,7 +48,7 @@ from websockets.protocol import State
 
 from simulator import auth
 from simulator.errors import EndpointError
-from simulator.history import NOT_SENT, RUN_ENDED, History, Kind
+from simulator.history import IN_FLIGHT, NOT_SENT, RUN_ENDED, History, Kind
 from simulator.lifecycle.lifecycle import Lifecycle
 from simulator.lifecycle.runtime import DeviceRuntime
 from simulator.live.clockfile import ClockSetting, write_clock
@@ -861,7 +861,7 @@ class LiveRun:
 
 
 def _in_flight(sock: Socket) -> str:
-    return f"in flight when the connection closed ({sock.ended})"
+    return f"{IN_FLIGHT} ({sock.ended})"
 
 
 def _who_closed(ws: ClientConnection, error: Exception | None) -> tuple[str, int, str, str]:

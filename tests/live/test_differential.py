@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import SECRET
 
-from simulator.live.diff import Differences, Found
+from simulator.history import IN_FLIGHT, NOT_SENT, Kind, Record
+from simulator.live.diff import Differences, Found, lost_in_flight
 from simulator.live.differential import INCONCLUSIVE, TIMING, judge, run_case
 from simulator.scenario.loader import Loaded, load_text
 
@@ -81,6 +82,21 @@ def test_a_finding_only_live_is_timing_where_the_live_history_proves_a_frame_los
         findings=(("missing_history", (lost("e1", "lost on reload"),), (never,)),),
     )
     assert "missing_history: simulated 2, live 3" in judge(loaded(PLAIN), mixed)[1]
+
+
+def test_the_evidence_is_a_frame_lost_when_its_live_connection_closed() -> None:
+    def row(kind: Kind, reason: str | None, entity: str | None = "e9") -> Record:
+        return Record(t=1.0, kind=kind, device="phone", entity_id=entity, reason=reason)
+
+    history = [
+        row(Kind.FRAME_LOST, f"{IN_FLIGHT} (connection dropped)"),
+        row(Kind.FRAME_LOST, f"{IN_FLIGHT} (server closed 1006)", entity="e8"),
+        row(Kind.FRAME_LOST, NOT_SENT, entity="e7"),  # never left: no race with a fault
+        row(Kind.FRAME_LOST, "oversized", entity="e6"),
+        row(Kind.FRAME_LOST, f"{IN_FLIGHT} (connection dropped)", entity=None),  # a PING
+        row(Kind.DISCONNECT, IN_FLIGHT, entity="e5"),
+    ]
+    assert lost_in_flight(history) == {("e9", "phone"), ("e8", "phone")}
 
 
 def test_fewer_live_findings_of_another_cause_are_not_explained() -> None:
