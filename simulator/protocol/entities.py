@@ -238,9 +238,14 @@ def clean_entry(data: object) -> Entity:
     return clean
 
 
+# One encoder for every entity: json.dumps with options builds a new one per call, a fifth of
+# the cost of encoding an entry.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(entity: Mapping[str, Any]) -> str:
     """An entity's content as one text: keys sorted, no spaces, characters as they are."""
-    return json.dumps(entity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(entity)
 
 
 def digest(text: str) -> str:

@@ -19,8 +19,12 @@ Key = tuple[str, str]  # (entity type, entity id)
 DEFAULT_QUOTA = 5 * 1024 * 1024
 
 
+# One encoder for every size: json.dumps with options builds a new one per call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def size_of(value: object) -> int:
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    return len(_COMPACT.encode(value).encode("utf-8"))
 
 
 @dataclass
