@@ -946,7 +946,7 @@ def delivered_histories(draw: st.DrawFn) -> list[Record]:
     return rows
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(delivered_histories())
 def test_property_delivered_everywhere_finds_nothing(rows: list[Record]) -> None:
     result = run(rows)

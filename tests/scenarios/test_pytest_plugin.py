@@ -158,6 +158,7 @@ def test_a_flag_refused_under_one_profile_fails_that_item_only(
     result.stdout.fnmatch_lines(["*scenarios/tiny_pass.yaml:*: flags.acks: *needs acks*"])
 
 
+@pytest.mark.slow  # runs library scenarios; the plugin's paths are the other tests'
 def test_turning_the_persisted_outbox_off_fails_the_scenarios_that_guard_it(
     pytester: pytest.Pytester,
 ) -> None:

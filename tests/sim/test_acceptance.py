@@ -74,7 +74,15 @@ def test_two_thousand_pieces_reach_a_fresh_device_in_chunks_of_at_most_500() -> 
     assert len(server) == 2000 and {r.entity_id for r in held} == {r.entity_id for r in server}
 
 
-@pytest.mark.parametrize("profile", ["legacy", "proposed", "seq"])
+# One profile in `make test`; the others are the same path with other frames (`make slow`).
+@pytest.mark.parametrize(
+    "profile",
+    [
+        pytest.param("legacy", marks=pytest.mark.slow),
+        "proposed",
+        pytest.param("seq", marks=pytest.mark.slow),
+    ],
+)
 def test_every_frame_a_device_sends_passes_the_servers_validation(profile: str) -> None:
     sim = Wiretap(load(ROOT / "scenarios" / "offline_week.yaml", profile))
     sim.run()

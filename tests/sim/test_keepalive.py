@@ -44,8 +44,9 @@ def _check_agree(path: Path, profile: str) -> None:
     assert any(r.kind is Kind.KEEPALIVE for r in accounted.records)
 
 
+# Under proposed here; every profile over the whole library is the slow test below.
 @pytest.mark.parametrize("name", QUICK)
-@pytest.mark.parametrize("profile", ["legacy", "proposed"])
+@pytest.mark.parametrize("profile", ["proposed"])
 def test_accounted_keepalives_agree_with_simulated_ones(name: str, profile: str) -> None:
     _check_agree(next(p for p in LIBRARY if p.stem == name), profile)
 
