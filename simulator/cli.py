@@ -298,8 +298,11 @@ def cmd_differential(args: argparse.Namespace) -> int:
         ]
         for done in as_completed(running):
             case = done.result()
+            again = " on a second live run; the first differed" if case.first_attempt else ""
             print(
                 f"{case.scenario}[{case.profile}]: {'agrees' if case.agrees else 'DIFFERS'}"
+                + again
+                + "".join(f"\n  first: {line}" for line in case.first_attempt)
                 + "".join(f"\n  {line}" for line in case.unexplained),
                 flush=True,
             )
@@ -314,8 +317,10 @@ def cmd_differential(args: argparse.Namespace) -> int:
         missed = _mismatch(shortest, out)
     agree = len(cases) - differing
     where.done()
+    retried = sum(bool(c.first_attempt) and c.agrees for c in cases)
     print(
         f"differential: {agree} agree, {differing} differ"
+        + (f" ({retried} agreed on a second live run)" if retried else "")
         + ("; the mismatch went unnamed" if missed else "")
         + f"; table: {out / 'differential.md'}"
     )

@@ -4,6 +4,7 @@ does not."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,7 +13,16 @@ from conftest import SECRET
 
 from simulator.history import IN_FLIGHT, NOT_SENT, Kind, Record
 from simulator.live.diff import Differences, Found, lost_in_flight
-from simulator.live.differential import INCONCLUSIVE, TIMING, judge, run_case
+from simulator.live.differential import (
+    INCONCLUSIVE,
+    TIMING,
+    Case,
+    as_json,
+    judge,
+    markdown,
+    run_case,
+    settle,
+)
 from simulator.scenario.loader import Loaded, load_text
 
 PLAIN = "duration: 1d\ndevices: [{name: phone}, {name: laptop}]\n"
@@ -226,3 +236,23 @@ def test_outbox_drops_are_never_explained() -> None:
         assert judge(loaded(WEEK, profile), d)[1] == [
             "expectation `queue_drops <= 0`: simulated pass, live FAIL"
         ]
+
+
+def _case(*unexplained: str) -> Case:
+    return Case("s", "legacy", ("pass", "pass"), differences(), (), unexplained, 4000.0)
+
+
+def test_a_differing_case_is_played_live_again_and_the_second_run_decides() -> None:
+    plays: list[str] = []
+
+    def again(result: Case) -> Callable[[], Case]:
+        return lambda: plays.append("again") or result
+
+    assert settle(_case(), again(_case("x"))) == _case() and plays == []  # agreed: no replay
+    raced = settle(_case("lost_write: simulated 0, live 1"), again(_case()))
+    assert raced.agrees and raced.first_attempt == ("lost_write: simulated 0, live 1",)
+    assert "agrees on a second live run (the first: lost_write" in markdown([raced])
+    twice = settle(_case("lost_write: simulated 0, live 1"), again(_case("lost_write: 0, 2")))
+    assert not twice.agrees and twice.unexplained == ("lost_write: 0, 2",)
+    assert json.loads(as_json([twice]))[0]["first_attempt"] == ["lost_write: simulated 0, live 1"]
+    assert plays == ["again", "again"]
