@@ -248,21 +248,18 @@ def run_case(path: Path, profile: str, out: Path) -> Case:
     loaded = load(path, profile)
     simulated = play(loaded)
     first = _live_case(loaded, simulated, profile, out)
-    return settle(first, lambda: _live_case(loaded, simulated, profile, out / "again", first))
+    return settle(first, lambda: _live_case(loaded, simulated, profile, out / "again"))
 
 
-def _live_case(
-    loaded: Loaded, simulated: Run, profile: str, out: Path, first: Case | None = None
-) -> Case:
-    """One live run of the case against `simulated`, judged, its reports written to `out`."""
+def _live_case(loaded: Loaded, simulated: Run, profile: str, out: Path) -> Case:
+    """One live run of the case against `simulated`, judged, its reports written to `out`
+    (a second run's in `again/` beside the first's)."""
     live, scale = _play_live(loaded, profile, out)
     _write_reports(simulated, live, out)
     d = diff_runs(simulated, live)
     explained, unexplained = judge(loaded, d)
     name = loaded.scenario.name
     case = Case(name, profile, d.verdicts, d, tuple(explained), tuple(unexplained), scale)
-    if first is not None:
-        case = replace(case, first_attempt=first.unexplained)
     write_file(out / "diff.md", diff_report(name, d) + _case_notes(case))
     return case
 
@@ -304,9 +301,8 @@ def _case_notes(case: Case) -> str:
         f"- explained, {a}: simulated {s}, live {v}: {why}" for a, s, v, why in case.explained
     ]
     lines += [f"- UNEXPLAINED {text}" for text in case.unexplained]
-    lines += [f"- first live run, UNEXPLAINED {text}" for text in case.first_attempt]
     if case.agrees:
-        lines.append("- agrees" + (" on a second live run" if case.first_attempt else ""))
+        lines.append("- agrees")
     return "\n".join(lines) + "\n"
 
 
